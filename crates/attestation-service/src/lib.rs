@@ -1,0 +1,1 @@
+//! veracruz-attestation-service (placeholder, being written).

@@ -1,0 +1,1 @@
+//! veracruz-attestation (placeholder, being written).

@@ -1,0 +1,1 @@
+//! veracruz-engine (placeholder, being written).

@@ -1,0 +1,1 @@
+//! veracruz-evidence (placeholder, being written).

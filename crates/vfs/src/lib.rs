@@ -1,0 +1,1 @@
+//! veracruz-vfs (placeholder, being written).
