@@ -30,9 +30,24 @@ enum Command {
     /// Create and inspect principal identities (a P-256 key and a self-signed certificate).
     #[command(subcommand)]
     Identity(cmd::identity::IdentityCommand),
+    /// Run the attestation service: the CA that certifies attested runtimes.
+    #[command(subcommand)]
+    AttestationService(cmd::attestation_service::AttestationServiceCommand),
     /// Build, validate and inspect computation policies.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Verify TEE evidence (SEV-SNP, TDX, SGX, Nitro, CCA) offline, as the attestation service does.
+    #[command(subcommand)]
+    Attestation(cmd::attestation::AttestationCommand),
+    /// Connect to an attested runtime as a principal: provision, execute, read, consent.
+    Client(Box<cmd::client::ClientArgs>),
+    /// Verify runtime-signed receipts offline.
+    #[command(subcommand)]
+    Receipt(cmd::receipt::ReceiptCommand),
+    /// Run a WebAssembly program or pipeline locally, as the runtime would.
+    Run(cmd::run::RunArgs),
+    /// Start the delegate's server: the isolated runtime, its attestation, and the relay.
+    Server(cmd::server::ServerArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,7 +61,13 @@ fn main() -> std::process::ExitCode {
 
     let result = match cli.command {
         Command::Identity(c) => cmd::identity::run(c),
+        Command::AttestationService(c) => cmd::attestation_service::run(c),
         Command::Policy(c) => cmd::policy::run(c),
+        Command::Attestation(c) => cmd::attestation::run(c),
+        Command::Client(c) => cmd::client::run(*c),
+        Command::Receipt(c) => cmd::receipt::run(c),
+        Command::Run(c) => cmd::run::run(c),
+        Command::Server(c) => cmd::server::run(c),
     };
     match result {
         Ok(code) => code,

@@ -408,7 +408,7 @@ fn capabilities(
     CapabilityMap::from_raw(raw).map_err(|e| invalid(field, e))
 }
 
-/// Parses a certificate and checks its validity window at `now`; returns its DER.
+/// Parses a PEM certificate and checks its validity window at `now`; returns its DER.
 pub fn check_certificate(pem_text: &str, now: i64) -> Result<Vec<u8>, Invalid> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes())
         .map_err(|e| Invalid::Certificate(format!("not PEM: {e}")))?;
@@ -418,7 +418,13 @@ pub fn check_certificate(pem_text: &str, now: i64) -> Result<Vec<u8>, Invalid> {
             pem.label
         )));
     }
-    let (rest, cert) = X509Certificate::from_der(&pem.contents)
+    check_certificate_der(&pem.contents, now)?;
+    Ok(pem.contents)
+}
+
+/// Parses a DER certificate and checks its validity window at `now` (Unix seconds).
+pub fn check_certificate_der(der: &[u8], now: i64) -> Result<(), Invalid> {
+    let (rest, cert) = X509Certificate::from_der(der)
         .map_err(|e| Invalid::Certificate(format!("not X.509: {e}")))?;
     if !rest.is_empty() {
         return Err(Invalid::Certificate(
@@ -438,7 +444,7 @@ pub fn check_certificate(pem_text: &str, now: i64) -> Result<Vec<u8>, Invalid> {
             not_after_unix: validity.not_after.timestamp(),
         });
     }
-    Ok(pem.contents)
+    Ok(())
 }
 
 fn validate_principals(doc: &PolicyDocument, now: i64) -> Result<Vec<Principal>, PolicyError> {

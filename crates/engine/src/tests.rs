@@ -1,0 +1,103 @@
+//! Engine plumbing on programs that import nothing: limits and traps in both engines.
+
+use std::time::{Duration, Instant};
+
+use crate::host::{Abort, HostCalls};
+use crate::{limit, Engine, EngineError, Limits, Strategy, TrapKind};
+
+/// The host side of a program that imports nothing: never called.
+struct NoImports;
+
+impl HostCalls for NoImports {
+    fn call(&mut self, index: usize, _mem: &mut [u8], _args: &[i64]) -> Result<i32, Abort> {
+        Err(Abort::Trap(format!("no host function {index}")))
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+fn wat(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../tests/guests/wat/{name}.wat",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn run(strategy: Strategy, limits: Limits, name: &str) -> Result<i32, EngineError> {
+    let engine = Engine::new(strategy, limits).unwrap();
+    engine
+        .run_host(&wat(name), Box::new(NoImports))
+        .0
+        .map(|o| o.exit_code)
+}
+
+#[test]
+fn infinite_loop_is_stopped_by_fuel_and_by_deadline() {
+    for s in Strategy::ALL {
+        let fuel = Limits {
+            fuel: Some(1_000_000),
+            ..Limits::default()
+        };
+        assert_eq!(
+            run(s, fuel, "loop"),
+            Err(EngineError::Limit(limit::FUEL)),
+            "{s}"
+        );
+        let time = Limits {
+            deadline: Some(Duration::from_millis(100)),
+            ..Limits::default()
+        };
+        let started = Instant::now();
+        assert_eq!(
+            run(s, time, "loop"),
+            Err(EngineError::Limit(limit::TIME)),
+            "{s}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{s}");
+    }
+}
+
+#[test]
+fn initial_memory_over_the_limit_is_refused() {
+    for s in Strategy::ALL {
+        let limits = Limits {
+            max_memory_bytes: 64 << 20,
+            ..Limits::default()
+        };
+        assert_eq!(
+            run(s, limits, "bigmem"),
+            Err(EngineError::Limit(limit::MEMORY)),
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn traps_are_named_alike_in_both_engines() {
+    for s in Strategy::ALL {
+        let l = Limits::default;
+        assert_eq!(
+            run(s, l(), "unreachable"),
+            Err(EngineError::Trap(TrapKind::Unreachable))
+        );
+        assert_eq!(
+            run(s, l(), "div0"),
+            Err(EngineError::Trap(TrapKind::IntegerDivisionByZero))
+        );
+        assert_eq!(
+            run(s, l(), "oob"),
+            Err(EngineError::Trap(TrapKind::MemoryOutOfBounds))
+        );
+        assert_eq!(
+            run(s, l(), "recursion"),
+            Err(EngineError::Trap(TrapKind::StackOverflow))
+        );
+        assert!(matches!(
+            run(s, l(), "no_start"),
+            Err(EngineError::NoEntry(_))
+        ));
+    }
+}

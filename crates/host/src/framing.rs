@@ -1,0 +1,52 @@
+//! Async framing for the host channel: the same 4-byte big-endian length prefix and bounds as
+//! `veracruz_protocol`, over tokio streams.
+
+use prost::Message;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use veracruz_protocol::FrameError;
+
+pub async fn write_frame<W: AsyncWrite + Unpin, M: Message>(
+    w: &mut W,
+    msg: &M,
+    max: usize,
+) -> Result<(), FrameError> {
+    let len = msg.encoded_len();
+    if len > max {
+        return Err(FrameError::TooLarge { size: len, max });
+    }
+    let mut buf = Vec::with_capacity(4 + len);
+    buf.extend_from_slice(&(len as u32).to_be_bytes());
+    msg.encode(&mut buf)
+        .expect("a Vec with enough capacity cannot run out of space");
+    w.write_all(&buf).await?;
+    Ok(())
+}
+
+/// Reads one frame; `Ok(None)` on a clean end of stream between frames.
+pub async fn read_frame<R: AsyncRead + Unpin, M: Message + Default>(
+    r: &mut R,
+    max: usize,
+    what: &'static str,
+) -> Result<Option<M>, FrameError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > max {
+        return Err(FrameError::TooLarge { size: len, max });
+    }
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            FrameError::Truncated
+        } else {
+            e.into()
+        }
+    })?;
+    M::decode(buf.as_slice())
+        .map(Some)
+        .map_err(|source| FrameError::Decode { what, source })
+}

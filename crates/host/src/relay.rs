@@ -1,0 +1,354 @@
+//! Starting the runtime, attesting it, and relaying sessions.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use veracruz_policy::Policy;
+use veracruz_protocol::v1::{
+    host_to_runtime, runtime_to_host, AttestationRequest, HostToRuntime, InstallCertificate,
+    RuntimeToHost, SessionClose, SessionData, SessionOpen,
+};
+use veracruz_protocol::{FrameError, MAX_FRAME_BYTES};
+
+use crate::framing::{read_frame, write_frame};
+
+/// Bytes read from a client connection per frame sent to the runtime.
+pub const RELAY_CHUNK_BYTES: usize = 64 * 1024;
+/// Largest frame the runtime may send the host.
+const MAX_RUNTIME_FRAME: usize = MAX_FRAME_BYTES + 1024;
+/// Largest frame the host sends the runtime (a policy can be 4 MiB).
+const MAX_HOST_FRAME: usize = veracruz_policy::validate::MAX_POLICY_BYTES + 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("the policy is invalid: {0}")]
+    Policy(#[from] veracruz_policy::PolicyError),
+    #[error("cannot start the runtime: {0}")]
+    Spawn(String),
+    #[error("the runtime channel failed: {0}")]
+    Channel(#[from] FrameError),
+    #[error("the runtime refused: {0}")]
+    RuntimeRefused(String),
+    #[error("the runtime exited{0}")]
+    RuntimeExited(String),
+    #[error("attestation failed: {0}")]
+    Attestation(#[from] veracruz_attestation_service::client::ClientError),
+    #[error("the attestation service sent a nonce that is not 32 bytes of hex")]
+    BadNonce,
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("the runtime sent an unexpected message during {0}")]
+    Unexpected(&'static str),
+}
+
+/// A started runtime process: the host's end of its channel and a way to learn how it ended.
+pub struct Spawned {
+    pub stream: std::os::unix::net::UnixStream,
+    pub pid: u32,
+    /// Resolves when the runtime process ends, with a description of how.
+    pub exit: tokio::sync::oneshot::Receiver<String>,
+    /// Kills the runtime when dropped or fired.
+    pub kill: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How to run the server.
+pub struct ServerOptions {
+    /// The policy file's exact bytes.
+    pub policy_bytes: Vec<u8>,
+    /// Overrides the policy's attestation service URL (e.g. behind a proxy).
+    pub attestation_url: Option<String>,
+    /// Overrides the policy's server address (e.g. `127.0.0.1:0` in tests).
+    pub listen: Option<String>,
+    /// Path of the runtime executable (for logs).
+    pub runtime: PathBuf,
+}
+
+/// An attested runtime with a listening socket; [`Server::serve`] relays until the end.
+pub struct Server {
+    pub local_addr: SocketAddr,
+    pub certificate_chain: String,
+    pub platform: String,
+    pub pid: u32,
+    listener: TcpListener,
+    to_runtime: mpsc::Sender<HostToRuntime>,
+    from_runtime: tokio::net::unix::OwnedReadHalf,
+    exit: tokio::sync::oneshot::Receiver<String>,
+    _kill: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+async fn next_message(
+    reader: &mut tokio::net::unix::OwnedReadHalf,
+    during: &'static str,
+) -> Result<runtime_to_host::Kind, ServerError> {
+    loop {
+        let msg: Option<RuntimeToHost> =
+            read_frame(reader, MAX_RUNTIME_FRAME, "runtime message").await?;
+        match msg.and_then(|m| m.kind) {
+            None => return Err(ServerError::RuntimeExited(format!(" during {during}"))),
+            Some(runtime_to_host::Kind::Error(reason)) => {
+                return Err(ServerError::RuntimeRefused(reason))
+            }
+            Some(kind) => return Ok(kind),
+        }
+    }
+}
+
+/// Hands the runtime the policy, attests it, and binds the listening socket.
+pub async fn start(options: ServerOptions, spawned: Spawned) -> Result<Server, ServerError> {
+    let policy = Policy::from_bytes(&options.policy_bytes)?;
+    spawned
+        .stream
+        .set_nonblocking(true)
+        .map_err(|e| ServerError::Spawn(e.to_string()))?;
+    let stream = tokio::net::UnixStream::from_std(spawned.stream)
+        .map_err(|e| ServerError::Spawn(e.to_string()))?;
+    let (mut reader, mut writer) = stream.into_split();
+
+    write_frame(
+        &mut writer,
+        &HostToRuntime {
+            kind: Some(host_to_runtime::Kind::Policy(options.policy_bytes.clone())),
+        },
+        MAX_HOST_FRAME,
+    )
+    .await?;
+
+    let url = options
+        .attestation_url
+        .clone()
+        .unwrap_or_else(|| policy.document().attestation.service_url.clone());
+    let service = veracruz_attestation_service::client::Client::new(&url)?;
+    let challenge = service.challenge().await?;
+    let nonce = hex::decode(&challenge.nonce).map_err(|_| ServerError::BadNonce)?;
+    if nonce.len() != 32 {
+        return Err(ServerError::BadNonce);
+    }
+    write_frame(
+        &mut writer,
+        &HostToRuntime {
+            kind: Some(host_to_runtime::Kind::Attest(AttestationRequest { nonce })),
+        },
+        MAX_HOST_FRAME,
+    )
+    .await?;
+    let runtime_to_host::Kind::Evidence(evidence) =
+        next_message(&mut reader, "attestation").await?
+    else {
+        return Err(ServerError::Unexpected("attestation"));
+    };
+    let policy_hash: [u8; 32] = evidence
+        .policy_hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| ServerError::Unexpected("attestation"))?;
+    tracing::info!(platform = %evidence.platform, "runtime produced evidence; asking the attestation service");
+    let issued = service
+        .attest(
+            &challenge.challenge_id,
+            &evidence.platform,
+            &evidence.evidence,
+            &evidence.csr_pem,
+            &policy_hash,
+        )
+        .await?;
+    write_frame(
+        &mut writer,
+        &HostToRuntime {
+            kind: Some(host_to_runtime::Kind::Install(InstallCertificate {
+                chain_pem: issued.certificate_chain.clone(),
+            })),
+        },
+        MAX_HOST_FRAME,
+    )
+    .await?;
+    match next_message(&mut reader, "certificate installation").await? {
+        runtime_to_host::Kind::Ready(true) => {}
+        _ => return Err(ServerError::Unexpected("certificate installation")),
+    }
+
+    let addr = options
+        .listen
+        .clone()
+        .unwrap_or_else(|| policy.document().server.address.clone());
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Listen { addr, source })?;
+
+    let (to_runtime, mut rx) = mpsc::channel::<HostToRuntime>(256);
+    tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            if let Err(e) = write_frame(&mut writer, &msg, MAX_HOST_FRAME).await {
+                tracing::warn!("writing to the runtime failed: {e}");
+                break;
+            }
+        }
+    });
+
+    Ok(Server {
+        local_addr,
+        certificate_chain: issued.certificate_chain,
+        platform: evidence.platform,
+        pid: spawned.pid,
+        listener,
+        to_runtime,
+        from_runtime: reader,
+        exit: spawned.exit,
+        _kill: spawned.kill,
+    })
+}
+
+type Sessions = Arc<Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>>;
+
+/// How the relay ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The computation was shut down by its principals; the runtime exited.
+    ShutDown,
+}
+
+impl Server {
+    /// Relays sessions until the runtime shuts down (Ok) or dies (Err).
+    pub async fn serve(self) -> Result<Ended, ServerError> {
+        let sessions: Sessions = Arc::new(Mutex::new(HashMap::new()));
+        let Server {
+            listener,
+            to_runtime,
+            mut from_runtime,
+            exit,
+            ..
+        } = self;
+
+        let accept_sessions = sessions.clone();
+        let accept_tx = to_runtime.clone();
+        let accept = tokio::spawn(async move {
+            let mut next_id = 0u64;
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                next_id += 1;
+                tracing::info!(session = next_id, %peer, "client connected");
+                relay_client(next_id, tcp, accept_tx.clone(), accept_sessions.clone());
+            }
+        });
+
+        let result = loop {
+            let msg: Option<RuntimeToHost> =
+                match read_frame(&mut from_runtime, MAX_RUNTIME_FRAME, "runtime message").await {
+                    Ok(m) => m,
+                    Err(e) => break Err(ServerError::Channel(e)),
+                };
+            let Some(kind) = msg.map(|m| m.kind) else {
+                let how = match tokio::time::timeout(std::time::Duration::from_secs(2), exit).await
+                {
+                    Ok(Ok(how)) => format!(": {how}"),
+                    _ => String::new(),
+                };
+                break Err(ServerError::RuntimeExited(how));
+            };
+            match kind {
+                Some(runtime_to_host::Kind::Data(d)) => {
+                    let tx = sessions
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get(&d.session)
+                        .cloned();
+                    if let Some(tx) = tx {
+                        // A slow client only slows its own session: the send waits on its queue.
+                        let _ = tx.send(d.data).await;
+                    }
+                }
+                Some(runtime_to_host::Kind::Close(c)) => {
+                    sessions
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&c.session);
+                }
+                Some(runtime_to_host::Kind::Error(reason)) => tracing::warn!("runtime: {reason}"),
+                Some(runtime_to_host::Kind::ShutDown(_)) => {
+                    tracing::info!("the computation was shut down; the runtime exits");
+                    break Ok(Ended::ShutDown);
+                }
+                Some(other) => tracing::warn!("unexpected runtime message: {other:?}"),
+                None => {}
+            }
+        };
+        accept.abort();
+        // Dropping the senders closes every client connection.
+        sessions.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        result
+    }
+}
+
+fn relay_client(
+    id: u64,
+    tcp: TcpStream,
+    to_runtime: mpsc::Sender<HostToRuntime>,
+    sessions: Sessions,
+) {
+    let _ = tcp.set_nodelay(true);
+    let (mut tcp_read, mut tcp_write) = tcp.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+    sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, tx);
+
+    tokio::spawn(async move {
+        while let Some(data) = rx.recv().await {
+            if tcp_write.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+        let _ = tcp_write.shutdown().await;
+    });
+
+    tokio::spawn(async move {
+        let open = HostToRuntime {
+            kind: Some(host_to_runtime::Kind::Open(SessionOpen { session: id })),
+        };
+        if to_runtime.send(open).await.is_err() {
+            return;
+        }
+        let mut buf = vec![0u8; RELAY_CHUNK_BYTES];
+        loop {
+            match tcp_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let data = HostToRuntime {
+                        kind: Some(host_to_runtime::Kind::Data(SessionData {
+                            session: id,
+                            data: buf[..n].to_vec(),
+                        })),
+                    };
+                    if to_runtime.send(data).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::info!(session = id, "client disconnected");
+        let close = HostToRuntime {
+            kind: Some(host_to_runtime::Kind::Close(SessionClose { session: id })),
+        };
+        let _ = to_runtime.send(close).await;
+    });
+}
