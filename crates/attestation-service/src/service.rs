@@ -252,9 +252,9 @@ impl AttestationService {
             )
         })?;
         // Recorded as given, bounded, so that the audit shows what was attempted.
-        record.challenge_id = Some(truncate(&req.challenge_id, 64));
-        record.platform = Some(truncate(&req.platform, 32));
-        record.policy_hash = Some(truncate(&req.policy_hash, 64));
+        record.challenge_id = given(&req.challenge_id, 64);
+        record.platform = given(&req.platform, 32);
+        record.policy_hash = given(&req.policy_hash, 64);
 
         // 1. The challenge: exists, unused (now consumed), unexpired.
         let now = now_ms();
@@ -447,4 +447,9 @@ fn is_challenge_id(s: &str) -> bool {
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+/// A request field for the audit record: absent when empty, bounded otherwise.
+fn given(s: &str, max: usize) -> Option<String> {
+    (!s.is_empty()).then(|| truncate(s, max))
 }

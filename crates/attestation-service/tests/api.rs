@@ -185,7 +185,11 @@ async fn unknown_challenge(db: Db) {
             .client
             .attest(bogus, "linux", &ev, &rt.csr_pem, &POLICY_HASH)
             .await;
-        expect_refused(&h, r, "challenge_unknown").await;
+        let row = expect_refused(&h, r, "challenge_unknown").await;
+        assert_eq!(
+            row.challenge_id.as_deref(),
+            (!bogus.is_empty()).then_some(bogus)
+        );
     }
     // None of that spent the real challenge.
     h.client

@@ -410,7 +410,9 @@ impl Client {
     /// One request, one answer.
     fn call(&mut self, kind: request::Kind) -> Result<v1::Response, ClientError> {
         self.usable()?;
-        self.send(kind)?;
+        if let Err(e) = self.send(kind) {
+            return Err(self.reason_after_failed_send().unwrap_or(e));
+        }
         self.recv_ok()
     }
 
@@ -503,6 +505,8 @@ impl Client {
         err
     }
 
+    /// After a failed send, the runtime may already have said why it gave up: a refusal, or
+    /// a TLS alert (for instance rejecting this client's certificate).
     fn reason_after_failed_send(&mut self) -> Option<ClientError> {
         let _ = self
             .stream
@@ -518,6 +522,7 @@ impl Client {
                 code: r.status(),
                 reason: r.reason,
             }),
+            Err(FrameError::Io(e)) => peer_alert(&e).map(ClientError::PeerAlert),
             _ => None,
         }
     }

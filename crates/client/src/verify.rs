@@ -11,7 +11,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tracing::{debug, warn};
+use tracing::{debug, info};
 use veracruz_attestation::{
     parse_pem_chain, verify_runtime_chain, IdentityError, RuntimeIdentity, RUNTIME_DNS_NAME,
 };
@@ -219,7 +219,8 @@ impl RuntimeRequirements {
             });
         }
         if id.platform.is_insecure() {
-            warn!(
+            // Callers see the platform in the returned identity and flag it themselves.
+            info!(
                 platform = %id.platform,
                 "runtime is on an insecure platform: its evidence is self-asserted"
             );
@@ -278,7 +279,8 @@ impl AttestedRuntimeVerifier {
     }
 
     fn fail(&self, err: AttestationError) -> rustls::Error {
-        warn!(error = %err, "runtime certificate refused");
+        // Logged at debug only: the error itself goes back to the caller.
+        debug!(error = %err, "runtime certificate refused");
         // The TLS alert tells the peer roughly why; the specific reason stays in `outcome`.
         let tls = match &err {
             AttestationError::UnknownCa { .. } => CertificateError::UnknownIssuer,

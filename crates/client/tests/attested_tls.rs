@@ -256,7 +256,7 @@ fn identity_outside_the_policy_is_refused_before_connecting() {
 }
 
 #[test]
-fn right_certificate_with_the_wrong_key_is_refused_by_the_runtime() {
+fn certificate_with_a_key_that_does_not_match_is_refused_locally() {
     let ca = make_ca("Attestation CA");
     let s = scenario(&ca, &ca, Trust::snp(), Claims::good, <[u8]>::to_vec);
     let other_key = principal("other").key_pem;
@@ -291,4 +291,35 @@ fn unreachable_server_is_a_connect_error() {
     assert!(matches!(err, ClientError::Connect { .. }), "{err}");
     connect(&s).unwrap().close().unwrap();
     s.peer.finish();
+}
+
+#[test]
+fn runtime_rejecting_the_client_certificate_is_reported_as_its_alert() {
+    let ca = make_ca("Attestation CA");
+    let alice = principal("alice");
+    let listener = TestRuntimePeer::bind();
+    let bytes = policy_bytes(
+        &ca,
+        &[&alice],
+        &Trust::snp(),
+        listener.local_addr().unwrap(),
+    );
+    let policy = Policy::from_bytes(&bytes).unwrap();
+    let key = runtime_key();
+    let chain = issue(&ca, &key, &Claims::good(policy.hash()));
+    // This peer accepts nobody, as a runtime would refuse a certificate not in its policy.
+    let peer =
+        TestRuntimePeer::start_allowing(listener, &chain, &key, &policy, BTreeMap::new(), vec![]);
+    let identity = Identity::from_pem(alice.cert_pem.as_bytes(), alice.key_pem.as_bytes()).unwrap();
+    // In TLS 1.3 the client finishes its side of the handshake before the server has judged
+    // the client certificate, so the refusal arrives as an alert on the first answer.
+    let mut client = Client::connect(&policy, &bytes, identity, &ClientOptions::default()).unwrap();
+    let err = client.status().unwrap_err();
+    assert!(
+        matches!(&err, ClientError::PeerAlert(alert) if alert.contains("AccessDenied")),
+        "{err}"
+    );
+    let log = peer.finish();
+    assert!(log.handshake.is_err());
+    assert_eq!(log.application_bytes, 0);
 }

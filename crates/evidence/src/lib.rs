@@ -5,6 +5,10 @@
 //! the [`Claims`] the evidence makes. Checking those claims against a [`Binding`] (nonce, key,
 //! policy) and against accepted measurements is the caller's next step, so that every platform
 //! is held to the same rules.
+//!
+//! [`verifier_for`] builds the verifier for a real TEE (SEV-SNP, TDX, SGX, Nitro, CCA) from a
+//! [`VerifierConfig`]; [`provider`] is the runtime side, producing evidence inside the TEE.
+//! `docs/PLATFORMS.md` documents each platform's evidence format and checks.
 
 use sha2::{Digest, Sha512};
 pub use veracruz_policy::Platform;

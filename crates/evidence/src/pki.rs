@@ -146,7 +146,7 @@ fn cert_sig_alg(
     Ok(alg)
 }
 
-/// Checks that `issuer` signed `cert`.
+/// Checks that `issuer`, a CA certificate, signed `cert`.
 pub(crate) fn verify_issued_by(
     cert: &X509Certificate<'_>,
     issuer: &X509Certificate<'_>,
@@ -156,6 +156,14 @@ pub(crate) fn verify_issued_by(
             "`{}` is issued by `{}`, not by `{}`",
             cert.subject(),
             cert.issuer(),
+            issuer.subject()
+        )));
+    }
+    // Only CA certificates may issue: a leaf's key must never vouch for another certificate.
+    let is_ca = matches!(issuer.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
+    if !is_ca {
+        return Err(EvidenceError::BadChain(format!(
+            "`{}` is not a CA certificate (basicConstraints cA is not set)",
             issuer.subject()
         )));
     }

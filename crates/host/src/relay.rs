@@ -88,16 +88,12 @@ async fn next_message(
     reader: &mut tokio::net::unix::OwnedReadHalf,
     during: &'static str,
 ) -> Result<runtime_to_host::Kind, ServerError> {
-    loop {
-        let msg: Option<RuntimeToHost> =
-            read_frame(reader, MAX_RUNTIME_FRAME, "runtime message").await?;
-        match msg.and_then(|m| m.kind) {
-            None => return Err(ServerError::RuntimeExited(format!(" during {during}"))),
-            Some(runtime_to_host::Kind::Error(reason)) => {
-                return Err(ServerError::RuntimeRefused(reason))
-            }
-            Some(kind) => return Ok(kind),
-        }
+    let msg: Option<RuntimeToHost> =
+        read_frame(reader, MAX_RUNTIME_FRAME, "runtime message").await?;
+    match msg.and_then(|m| m.kind) {
+        None => Err(ServerError::RuntimeExited(format!(" during {during}"))),
+        Some(runtime_to_host::Kind::Error(reason)) => Err(ServerError::RuntimeRefused(reason)),
+        Some(kind) => Ok(kind),
     }
 }
 
@@ -311,6 +307,8 @@ fn relay_client(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id, tx);
+    // Fired when the runtime ends the session, so the client's further bytes are not relayed.
+    let (ended_tx, mut ended_rx) = tokio::sync::oneshot::channel::<()>();
 
     tokio::spawn(async move {
         while let Some(data) = rx.recv().await {
@@ -319,6 +317,7 @@ fn relay_client(
             }
         }
         let _ = tcp_write.shutdown().await;
+        let _ = ended_tx.send(());
     });
 
     tokio::spawn(async move {
@@ -330,19 +329,21 @@ fn relay_client(
         }
         let mut buf = vec![0u8; RELAY_CHUNK_BYTES];
         loop {
-            match tcp_read.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let data = HostToRuntime {
-                        kind: Some(host_to_runtime::Kind::Data(SessionData {
-                            session: id,
-                            data: buf[..n].to_vec(),
-                        })),
-                    };
-                    if to_runtime.send(data).await.is_err() {
-                        break;
-                    }
-                }
+            let n = tokio::select! {
+                read = tcp_read.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                },
+                _ = &mut ended_rx => break,
+            };
+            let data = HostToRuntime {
+                kind: Some(host_to_runtime::Kind::Data(SessionData {
+                    session: id,
+                    data: buf[..n].to_vec(),
+                })),
+            };
+            if to_runtime.send(data).await.is_err() {
+                break;
             }
         }
         tracing::info!(session = id, "client disconnected");

@@ -390,9 +390,13 @@ impl Computation {
                     .resolve(path)
                     .map_err(|e| RunFailure::DidNotStart(refusal(Code::Internal, e.to_string())))?;
                 self.engine
-                    .run_program(wasm, self.vfs.handle(capabilities.clone()), &invocation(path))
+                    .run_program(
+                        wasm,
+                        self.vfs.handle(capabilities.clone()),
+                        &invocation(path),
+                    )
                     .map(|o| (o.exit_code, path.clone()))
-                .map_err(engine_failure)
+                    .map_err(engine_failure)
             }
             RunTarget::Pipeline(name) => {
                 let pipeline = self

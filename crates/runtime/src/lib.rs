@@ -273,11 +273,10 @@ fn install_chain(
     key: &RuntimeKey,
     chain_pem: &str,
 ) -> Result<Arc<ServerConfig>, String> {
-    let ders =
-        veracruz_attestation::parse_pem_chain(chain_pem).map_err(|e| e.to_string())?;
+    let ders = veracruz_attestation::parse_pem_chain(chain_pem).map_err(|e| e.to_string())?;
     let leaf = ders.first().ok_or("the chain is empty")?;
-    let identity = veracruz_attestation::parse_runtime_certificate(leaf)
-        .map_err(|e| e.to_string())?;
+    let identity =
+        veracruz_attestation::parse_runtime_certificate(leaf).map_err(|e| e.to_string())?;
     if identity.spki_hash != key.key_hash() {
         return Err("the certificate is for another key".into());
     }

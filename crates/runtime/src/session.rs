@@ -68,6 +68,11 @@ pub fn run(
         let request: Request = match read_frame(&mut tls, &mut buf, MAX_FRAME_BYTES, "request") {
             Ok(Some(r)) => r,
             Ok(None) => break false,
+            Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                // The client went away without a TLS close_notify: it is done, not hostile.
+                tracing::debug!(session = id, %principal, "client left without close_notify");
+                break false;
+            }
             Err(e) => {
                 tracing::info!(session = id, %principal, "closing session: {e}");
                 if matches!(e, FrameError::TooLarge { .. } | FrameError::Decode { .. }) {

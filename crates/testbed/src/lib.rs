@@ -148,7 +148,9 @@ pub struct Deployment {
     pub runtime_pid: u32,
     pub measurement: [u8; 32],
     pub certificate_chain: String,
-    server: Option<tokio::task::JoinHandle<Result<veracruz_host::relay::Ended, veracruz_host::ServerError>>>,
+    server: Option<
+        tokio::task::JoinHandle<Result<veracruz_host::relay::Ended, veracruz_host::ServerError>>,
+    >,
     rt: tokio::runtime::Runtime,
 }
 
@@ -234,7 +236,8 @@ impl Deployment {
         for p in &setup.principals {
             principals.insert(p.name.clone(), make_identity(&p.name)?);
         }
-        let ca_pem = std::fs::read_to_string(&init.ca_certificate).map_err(io(&init.ca_certificate))?;
+        let ca_pem =
+            std::fs::read_to_string(&init.ca_certificate).map_err(io(&init.ca_certificate))?;
         // The server listens on a port picked now; the policy must name it.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -360,7 +363,9 @@ impl Deployment {
         timeout: std::time::Duration,
     ) -> Option<Result<veracruz_host::relay::Ended, String>> {
         let handle = self.server.take()?;
-        let result = self.rt.block_on(async { tokio::time::timeout(timeout, handle).await });
+        let result = self
+            .rt
+            .block_on(async { tokio::time::timeout(timeout, handle).await });
         match result {
             Ok(Ok(r)) => Some(r.map_err(|e| e.to_string())),
             Ok(Err(join)) => Some(Err(join.to_string())),

@@ -527,33 +527,35 @@ impl Report {
     }
 
     fn fail(&mut self, out: &Out, step: &str, e: &ClientError) -> Result<ExitCode> {
-        let (kind, code) = match e {
+        let code = match e {
             ClientError::Refused { code, reason } => {
                 self.doc["error"] = json!({"kind": "refused", "step": step,
                     "code": code_name(*code), "reason": reason, "message": e.to_string()});
-                ("refused", EXIT_REFUSED)
+                EXIT_REFUSED
             }
             ClientError::Attestation(a) => {
                 self.doc["error"] = json!({"kind": "attestation", "step": step,
                     "message": a.to_string()});
-                ("attestation", EXIT_NOT_TRUSTED)
+                EXIT_NOT_TRUSTED
             }
             other => {
                 self.doc["error"] = json!({"kind": "error", "step": step,
                     "message": other.to_string()});
-                ("error", 1)
+                1
             }
         };
         if !out.json {
-            match kind {
-                "refused" => {
-                    eprintln!("{step}: REFUSED by the runtime: {}", escape(&e.to_string()))
-                }
-                "attestation" => eprintln!(
-                    "{step}: the runtime is NOT trusted, nothing was sent to it: {}",
-                    escape(&e.to_string())
+            match e {
+                ClientError::Refused { code, reason } => eprintln!(
+                    "{step}: REFUSED by the runtime ({}): {}",
+                    code_name(*code),
+                    escape(reason)
                 ),
-                _ => eprintln!("{step}: failed: {}", escape(&e.to_string())),
+                ClientError::Attestation(a) => eprintln!(
+                    "{step}: the runtime is NOT trusted, nothing was sent to it: {}",
+                    escape(&a.to_string())
+                ),
+                other => eprintln!("{step}: failed: {}", escape(&other.to_string())),
             }
         }
         self.finish(out, Some(code))
@@ -610,4 +612,33 @@ pub fn runtime_lines(id: &RuntimeIdentity) -> Vec<String> {
         ));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfers_split_at_the_first_equals_sign() {
+        let t = parse_transfers(&["/input/a=b.csv".into(), "stdout=-".into()], "read").unwrap();
+        assert_eq!(
+            (t[0].vfs.as_str(), t[0].local.as_str()),
+            ("/input/a", "b.csv")
+        );
+        assert_eq!((t[1].vfs.as_str(), t[1].local.as_str()), ("stdout", "-"));
+        let t = parse_transfers(&["/input/a=x=y".into()], "write").unwrap();
+        assert_eq!(t[0].local, "x=y");
+        for bad in ["/input/a", "=file", "/input/a="] {
+            let err = parse_transfers(&[bad.into()], "write").err().unwrap();
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn partial_files_sit_beside_their_target() {
+        assert_eq!(
+            partial_path(Path::new("out/result.csv")),
+            PathBuf::from("out/result.csv.partial")
+        );
+    }
 }

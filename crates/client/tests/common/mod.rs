@@ -319,6 +319,23 @@ impl TestRuntimePeer {
         policy: &Policy,
         initial_files: BTreeMap<String, Vec<u8>>,
     ) -> TestRuntimePeer {
+        let allowed = policy
+            .principals()
+            .iter()
+            .map(|p| p.certificate_der.clone())
+            .collect();
+        Self::start_allowing(listener, chain_pem, key, policy, initial_files, allowed)
+    }
+
+    /// Like [`TestRuntimePeer::start`], but accepting only the client certificates `allowed`.
+    pub fn start_allowing(
+        listener: TcpListener,
+        chain_pem: &str,
+        key: &RuntimeKey,
+        policy: &Policy,
+        initial_files: BTreeMap<String, Vec<u8>>,
+        allowed: Vec<Vec<u8>>,
+    ) -> TestRuntimePeer {
         let addr = listener.local_addr().unwrap();
         let chain: Vec<CertificateDer<'static>> = parse_pem_chain(chain_pem)
             .unwrap()
@@ -327,11 +344,7 @@ impl TestRuntimePeer {
             .collect();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = ExactPrincipals {
-            allowed: policy
-                .principals()
-                .iter()
-                .map(|p| p.certificate_der.clone())
-                .collect(),
+            allowed,
             provider: provider.clone(),
         };
         let config = ServerConfig::builder_with_provider(provider)
