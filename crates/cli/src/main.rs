@@ -46,6 +46,9 @@ enum Command {
     Receipt(cmd::receipt::ReceiptCommand),
     /// Run a WebAssembly program or pipeline locally, as the runtime would.
     Run(cmd::run::RunArgs),
+    /// Run one attested collaborative computation end to end on this machine (four parties,
+    /// the attestation service, the isolated runtime) and show what each party did and checked.
+    Demo(cmd::demo::DemoArgs),
     /// Start the delegate's server: the isolated runtime, its attestation, and the relay.
     Server(cmd::server::ServerArgs),
 }
@@ -68,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Receipt(c) => cmd::receipt::run(c),
         Command::Run(c) => cmd::run::run(c),
         Command::Server(c) => cmd::server::run(c),
+        Command::Demo(c) => cmd::demo::run(c),
     };
     match result {
         Ok(code) => code,

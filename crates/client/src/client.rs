@@ -187,6 +187,7 @@ pub struct Client {
     server: SocketAddr,
     buf: Vec<u8>,
     broken: bool,
+    closed: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -344,6 +345,7 @@ impl Client {
             server,
             buf: Vec::new(),
             broken: false,
+            closed: false,
         })
     }
 
@@ -453,7 +455,9 @@ impl Client {
             size,
         }))?;
         debug!(path, size, append, "sending file");
-        let mut chunk = vec![0u8; DEFAULT_CHUNK_BYTES.min(size as usize).max(1)];
+        let chunk_len =
+            usize::try_from(size).map_or(DEFAULT_CHUNK_BYTES, |s| s.min(DEFAULT_CHUNK_BYTES));
+        let mut chunk = vec![0u8; chunk_len.max(1)];
         let mut done = 0u64;
         progress(0, size);
         loop {
@@ -687,10 +691,22 @@ impl Client {
         }
     }
 
-    /// Ends the session cleanly (TLS close_notify).
+    /// Ends the session cleanly (TLS close_notify), reporting a failure to do so. Dropping a
+    /// client does the same, silently.
     pub fn close(mut self) -> Result<(), ClientError> {
+        self.closed = true;
         self.stream.conn.send_close_notify();
         self.stream.flush().map_err(|e| FrameError::Io(e).into())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // A broken session's connection is already shut; a closed one has said goodbye.
+        if !self.broken && !self.closed {
+            self.stream.conn.send_close_notify();
+            let _ = self.stream.flush();
+        }
     }
 }
 

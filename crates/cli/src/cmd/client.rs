@@ -65,7 +65,8 @@ pub struct ClientArgs {
     /// Consent to the next round, or vote to shut down.
     #[arg(long, value_enum)]
     pub consent: Option<ConsentKind>,
-    /// The round a next-round consent is for (default: the runtime's current round + 1).
+    /// The run a next-round consent is for (default: the first run not yet allowed, from the
+    /// runtime's status: runs finished + runs remaining + 1).
     #[arg(long, requires = "consent")]
     pub round: Option<u64>,
     /// Ask the runtime to shut down (it does once the policy's quorum has voted).
@@ -359,7 +360,11 @@ fn steps(
         Some(ConsentKind::NextRound) => {
             let round = match args.round {
                 Some(r) => r,
-                None => client.status().map_err(client_err("status"))?.round + 1,
+                // The first run not yet allowed: runs finished plus runs still allowed, plus one.
+                None => {
+                    let s = client.status().map_err(client_err("status"))?;
+                    s.round + s.runs_remaining + 1
+                }
             };
             let reason = client
                 .consent_next_round(round)

@@ -3,6 +3,7 @@
 pub mod attestation;
 pub mod attestation_service;
 pub mod client;
+pub mod demo;
 pub mod identity;
 pub mod policy;
 pub mod receipt;
