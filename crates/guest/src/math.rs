@@ -12,6 +12,42 @@ const LN2: f64 = std::f64::consts::LN_2;
 const LOG2_E: f64 = std::f64::consts::LOG2_E;
 const SQRT2: f64 = std::f64::consts::SQRT_2;
 
+/// 1/n! for n = 0..=14. Written as constant divisions, which Rust evaluates with IEEE
+/// rounding at compile time; a table rather than a loop of divisions keeps the polynomial
+/// cheap whatever the optimiser of a given compiler does.
+const INV_FACTORIAL: [f64; 15] = [
+    1.0,
+    1.0,
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5_040.0,
+    1.0 / 40_320.0,
+    1.0 / 362_880.0,
+    1.0 / 3_628_800.0,
+    1.0 / 39_916_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 6_227_020_800.0,
+    1.0 / 87_178_291_200.0,
+];
+
+/// 1/k for odd k = 3..=23: the coefficients of the atanh series after its leading term.
+const INV_ODD: [f64; 11] = [
+    1.0 / 3.0,
+    1.0 / 5.0,
+    1.0 / 7.0,
+    1.0 / 9.0,
+    1.0 / 11.0,
+    1.0 / 13.0,
+    1.0 / 15.0,
+    1.0 / 17.0,
+    1.0 / 19.0,
+    1.0 / 21.0,
+    1.0 / 23.0,
+];
+
 /// 2^k for any k where the result is representable, built from the exponent bits. Scaling
 /// in steps keeps subnormal and near-overflow results right.
 fn scale(mut y: f64, mut k: i64) -> f64 {
@@ -47,13 +83,9 @@ pub fn exp(x: f64) -> f64 {
     let kf = k as f64;
     let r = (x - kf * LN2_HI) - kf * LN2_LO;
     // Taylor series of e^r to degree 14: the next term is below 2^-60 for |r| <= 0.35.
-    let mut p = 1.0 / 87_178_291_200.0; // 1/14!
-    let mut fact = 87_178_291_200.0;
-    let mut n = 14.0;
-    while n > 1.0 {
-        fact /= n;
-        p = p * r + 1.0 / fact;
-        n -= 1.0;
+    let mut p = INV_FACTORIAL[14];
+    for c in INV_FACTORIAL[1..14].iter().rev() {
+        p = p * r + c;
     }
     let er = p * r + 1.0;
     scale(er, k)
@@ -87,10 +119,8 @@ pub fn ln(x: f64) -> f64 {
     let s = (m - 1.0) / (m + 1.0);
     let s2 = s * s;
     let mut sum = 0.0;
-    let mut k = 23.0;
-    while k > 1.0 {
-        sum = sum * s2 + 1.0 / k;
-        k -= 2.0;
+    for c in INV_ODD.iter().rev() {
+        sum = sum * s2 + c;
     }
     let ln_m = 2.0 * s * (sum * s2 + 1.0);
     e as f64 * LN2 + ln_m

@@ -105,8 +105,8 @@ impl ReceiptSigner for RuntimeKey {
 
 /// Produces evidence for the platform the runtime finds itself on.
 pub trait EvidenceSource {
-    fn platform(&self) -> Platform;
-    fn evidence(&self, binding: &Binding) -> Result<Vec<u8>, String>;
+    /// Evidence binding `binding`, and the platform it is for.
+    fn evidence(&self, binding: &Binding) -> Result<(Platform, Vec<u8>), String>;
 }
 
 /// The `linux` process isolate: self-asserted evidence naming the executable's hash.
@@ -115,15 +115,29 @@ pub struct LinuxEvidence {
 }
 
 impl EvidenceSource for LinuxEvidence {
-    fn platform(&self) -> Platform {
-        Platform::Linux
-    }
-
-    fn evidence(&self, binding: &Binding) -> Result<Vec<u8>, String> {
-        Ok(veracruz_attestation::linux::encode_evidence(
-            &self.measurement,
-            binding,
+    fn evidence(&self, binding: &Binding) -> Result<(Platform, Vec<u8>), String> {
+        Ok((
+            Platform::Linux,
+            veracruz_attestation::linux::encode_evidence(&self.measurement, binding),
         ))
+    }
+}
+
+/// A hardware TEE's evidence interface (SEV-SNP, TDX, Nitro), found by probing at start.
+pub struct TeeEvidence(pub Box<dyn veracruz_evidence::provider::EvidenceProvider>);
+
+impl EvidenceSource for TeeEvidence {
+    fn evidence(&self, binding: &Binding) -> Result<(Platform, Vec<u8>), String> {
+        let produced = self.0.produce(binding).map_err(|e| e.to_string())?;
+        let platform = produced.platform();
+        let bytes = produced.into_evidence(None).ok_or_else(|| {
+            format!(
+                "the {platform} evidence from {} needs endorsements (VCEK or DCAP collateral) \
+                 that this machine did not supply",
+                self.0.name()
+            )
+        })?;
+        Ok((platform, bytes))
     }
 }
 
@@ -188,8 +202,8 @@ pub fn serve(
                     policy_hash: policy.hash(),
                 };
                 match evidence.evidence(&binding) {
-                    Ok(ev) => link.send(runtime_to_host::Kind::Evidence(Evidence {
-                        platform: evidence.platform().as_str().to_string(),
+                    Ok((platform, ev)) => link.send(runtime_to_host::Kind::Evidence(Evidence {
+                        platform: platform.as_str().to_string(),
                         evidence: ev,
                         csr_pem: csr_pem.clone(),
                         policy_hash: policy.hash().to_vec(),

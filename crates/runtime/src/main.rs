@@ -44,7 +44,19 @@ fn main() -> ExitCode {
             }
         }
     };
-    let evidence = LinuxEvidence { measurement };
+    // A hardware TEE's evidence interface is looked for first (before confinement, which
+    // forbids opening devices); without one, the platform is the insecure `linux` isolate.
+    let evidence: Box<dyn veracruz_runtime::EvidenceSource> =
+        match veracruz_evidence::provider::probe("/".as_ref()) {
+            Ok(provider) => {
+                tracing::info!("evidence from {}", provider.name());
+                Box::new(veracruz_runtime::TeeEvidence(provider))
+            }
+            Err(e) => {
+                tracing::info!("no hardware evidence interface ({e}); platform `linux`");
+                Box::new(LinuxEvidence { measurement })
+            }
+        };
     let confine = || {
         if isolated {
             veracruz_isolate::confine_self(&veracruz_isolate::SeccompProfile::runtime())
@@ -54,7 +66,7 @@ fn main() -> ExitCode {
             Ok(())
         }
     };
-    match veracruz_runtime::serve(socket, &evidence, confine) {
+    match veracruz_runtime::serve(socket, evidence.as_ref(), confine) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("veracruz-runtime: {e}");

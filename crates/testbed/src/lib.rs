@@ -86,13 +86,20 @@ pub struct ProgramSetup {
     pub capabilities: Vec<(String, String)>,
 }
 
+/// A pipeline of the computation.
+#[derive(Clone, Debug)]
+pub struct PipelineSetup {
+    pub name: String,
+    pub script: String,
+    pub capabilities: Vec<(String, String)>,
+}
+
 /// Everything that varies between deployments.
 #[derive(Clone, Debug)]
 pub struct Setup {
     pub principals: Vec<PrincipalSetup>,
     pub programs: Vec<ProgramSetup>,
-    /// (name, script, capabilities)
-    pub pipelines: Vec<(String, String, Vec<(String, String)>)>,
+    pub pipelines: Vec<PipelineSetup>,
     pub inputs: Vec<String>,
     pub execution: ExecutionSpec,
     pub lifecycle: LifecycleSpec,
@@ -136,6 +143,9 @@ pub struct Principal {
     pub key_pem: String,
 }
 
+type ServerTask =
+    tokio::task::JoinHandle<Result<veracruz_host::relay::Ended, veracruz_host::ServerError>>;
+
 /// A running deployment. Dropping it stops the server, the runtime and the service.
 pub struct Deployment {
     pub dir: PathBuf,
@@ -148,9 +158,7 @@ pub struct Deployment {
     pub runtime_pid: u32,
     pub measurement: [u8; 32],
     pub certificate_chain: String,
-    server: Option<
-        tokio::task::JoinHandle<Result<veracruz_host::relay::Ended, veracruz_host::ServerError>>,
-    >,
+    server: Option<ServerTask>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -272,10 +280,10 @@ impl Deployment {
             pipelines: setup
                 .pipelines
                 .iter()
-                .map(|(name, script, c)| PipelineSpec {
-                    name: name.clone(),
-                    script: script.clone(),
-                    capabilities: caps(c),
+                .map(|p| PipelineSpec {
+                    name: p.name.clone(),
+                    script: p.script.clone(),
+                    capabilities: caps(&p.capabilities),
                 })
                 .collect(),
             files: Vec::new(),
