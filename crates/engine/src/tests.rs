@@ -101,3 +101,11 @@ fn traps_are_named_alike_in_both_engines() {
         ));
     }
 }
+
+#[test]
+fn tmp_recursion_interp() {
+    assert_eq!(
+        run(Strategy::Interpreter, Limits::default(), "recursion"),
+        Err(EngineError::Trap(TrapKind::StackOverflow))
+    );
+}

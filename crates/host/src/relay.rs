@@ -230,6 +230,10 @@ impl Server {
 
         let accept_sessions = sessions.clone();
         let accept_tx = to_runtime.clone();
+        // Every client's writer task holds a clone; when all are gone, every byte the runtime
+        // sent has been handed to its client.
+        let (alive, mut all_flushed) = mpsc::channel::<()>(1);
+        let accept_alive = alive.clone();
         let accept = tokio::spawn(async move {
             let mut next_id = 0u64;
             loop {
@@ -242,7 +246,13 @@ impl Server {
                 };
                 next_id += 1;
                 tracing::info!(session = next_id, %peer, "client connected");
-                relay_client(next_id, tcp, accept_tx.clone(), accept_sessions.clone());
+                relay_client(
+                    next_id,
+                    tcp,
+                    accept_tx.clone(),
+                    accept_sessions.clone(),
+                    accept_alive.clone(),
+                );
             }
         });
 
@@ -288,8 +298,12 @@ impl Server {
             }
         };
         accept.abort();
-        // Dropping the senders closes every client connection.
+        // Dropping the senders closes every client connection once its queue is written out
+        // (the last answers, such as the one to the final shutdown vote, must still arrive).
         sessions.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        drop(alive);
+        let _ = accept.await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), all_flushed.recv()).await;
         result
     }
 }
@@ -299,6 +313,7 @@ fn relay_client(
     tcp: TcpStream,
     to_runtime: mpsc::Sender<HostToRuntime>,
     sessions: Sessions,
+    alive: mpsc::Sender<()>,
 ) {
     let _ = tcp.set_nodelay(true);
     let (mut tcp_read, mut tcp_write) = tcp.into_split();
@@ -318,6 +333,7 @@ fn relay_client(
         }
         let _ = tcp_write.shutdown().await;
         let _ = ended_tx.send(());
+        drop(alive);
     });
 
     tokio::spawn(async move {

@@ -1,8 +1,9 @@
 //! `veracruz client`: one principal's session with an attested runtime.
 //!
 //! Connects (verifying the runtime against the policy before anything is sent), then performs
-//! the requested steps in a fixed order: writes, appends, execute, reads, status, consent,
-//! shutdown, receipt. Stops at the first failure; the exit code says what kind it was.
+//! the requested steps in a fixed order: writes, appends, execute, reads, status, receipt,
+//! consent, shutdown (the receipt comes before the votes, since a vote that completes the
+//! shutdown quorum ends the computation). Stops at the first failure; the exit code says what kind it was.
 
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Write};
@@ -356,6 +357,32 @@ fn steps(
         );
     }
 
+    if let Some(path) = &args.receipt {
+        let receipt = client
+            .receipt(args.receipt_round)
+            .map_err(client_err("receipt"))?;
+        let requirements = RuntimeRequirements::from_policy(policy)
+            .map_err(|e| client_err("receipt")(e.into()))?
+            .allow_debug(args.allow_debug_runtime);
+        let verified = verify_receipt_with(&receipt, &requirements, super::receipt::now())
+            .map_err(|e| {
+                StepError::Local(anyhow::anyhow!(
+                    "the runtime's receipt does not verify: {e}"
+                ))
+            })?;
+        write_atomically(path, &veracruz_client::encode_receipt(&receipt))
+            .map_err(StepError::Local)?;
+        out.line(format!("receipt saved to {} (verified):", path.display()));
+        if !out.json {
+            let mut text = Vec::new();
+            let _ = write_receipt_human(&mut text, &verified, "  ");
+            out.line(String::from_utf8_lossy(&text).trim_end());
+        }
+        report.step(
+            json!({"step": "receipt", "file": path.display().to_string(),
+                           "receipt": receipt_json(&verified)}),
+        );
+    }
     match args.consent {
         Some(ConsentKind::NextRound) => {
             let round = match args.round {
@@ -391,32 +418,6 @@ fn steps(
         report.step(json!({"step": "shutdown", "reason": reason}));
     }
 
-    if let Some(path) = &args.receipt {
-        let receipt = client
-            .receipt(args.receipt_round)
-            .map_err(client_err("receipt"))?;
-        let requirements = RuntimeRequirements::from_policy(policy)
-            .map_err(|e| client_err("receipt")(e.into()))?
-            .allow_debug(args.allow_debug_runtime);
-        let verified = verify_receipt_with(&receipt, &requirements, super::receipt::now())
-            .map_err(|e| {
-                StepError::Local(anyhow::anyhow!(
-                    "the runtime's receipt does not verify: {e}"
-                ))
-            })?;
-        write_atomically(path, &veracruz_client::encode_receipt(&receipt))
-            .map_err(StepError::Local)?;
-        out.line(format!("receipt saved to {} (verified):", path.display()));
-        if !out.json {
-            let mut text = Vec::new();
-            let _ = write_receipt_human(&mut text, &verified, "  ");
-            out.line(String::from_utf8_lossy(&text).trim_end());
-        }
-        report.step(
-            json!({"step": "receipt", "file": path.display().to_string(),
-                           "receipt": receipt_json(&verified)}),
-        );
-    }
     Ok(())
 }
 

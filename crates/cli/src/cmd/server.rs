@@ -97,7 +97,12 @@ pub fn run(args: ServerArgs) -> Result<ExitCode> {
         );
         match server.serve().await {
             Ok(_) => {
-                println!("the computation was shut down by its principals");
+                // Whoever started the server may have stopped reading its output by now.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "the computation was shut down by its principals"
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => Err(anyhow::Error::new(e).context("the runtime stopped")),
