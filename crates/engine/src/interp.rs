@@ -14,6 +14,7 @@ use wasmi::{
     TrapCode, Val, ValType,
 };
 
+use crate::cache::ModuleCache;
 use crate::host::{self, Abort, HostCalls, ImportKind, ValKind, MAX_PARAMS};
 use crate::limiter::Limiter;
 use crate::{limit, EngineError, Limits, RunOutcome, TrapKind};
@@ -33,6 +34,7 @@ pub(crate) struct Interp {
     engine: Engine,
     linker: Linker<Data>,
     limits: Limits,
+    cache: ModuleCache<Module>,
 }
 
 /// Fuel still to hand out, and whether any was metered at all.
@@ -95,10 +97,16 @@ impl Interp {
             engine,
             linker,
             limits: limits.clone(),
+            cache: ModuleCache::new(),
         })
     }
 
+    /// Validates `wasm`, or takes it from the cache, with its imports and entry point checked.
     pub(crate) fn prepare(&self, wasm: &[u8]) -> Result<Module, EngineError> {
+        let hash = crate::program_hash(wasm);
+        if let Some(module) = self.cache.get(&hash) {
+            return Ok(module);
+        }
         let module =
             Module::new(&self.engine, wasm).map_err(|e| EngineError::Invalid(e.to_string()))?;
         for import in module.imports() {
@@ -118,7 +126,12 @@ impl Interp {
             Some(_) => return Err(EngineError::NoEntry("`_start` has the wrong type".into())),
             None => return Err(EngineError::NoEntry("no export named `_start`".into())),
         }
+        self.cache.insert(hash, module.clone());
         Ok(module)
+    }
+
+    pub(crate) fn cached(&self) -> usize {
+        self.cache.len()
     }
 
     pub(crate) fn run(

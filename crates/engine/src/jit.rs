@@ -6,8 +6,6 @@
 //! within one tick and concurrent runs do not disturb one another. Compiled modules are kept in
 //! a small cache keyed by the program's SHA-256.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::{
@@ -15,14 +13,13 @@ use wasmtime::{
     Val, ValType,
 };
 
+use crate::cache::ModuleCache;
 use crate::host::{self, Abort, HostCalls, ImportKind, ValKind, MAX_PARAMS};
 use crate::limiter::Limiter;
 use crate::{limit, EngineError, Limits, RunOutcome, TrapKind};
 
 /// How often the epoch advances when a deadline is set.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// Compiled modules kept for reuse; the oldest is dropped first.
-const CACHE_ENTRIES: usize = 16;
 /// Guest call stack the JIT allows; deep recursion traps instead of exhausting the host's.
 const MAX_WASM_STACK: usize = 1 << 20;
 /// Stack of the thread each JIT run gets. Compiled code runs on the host stack, so a run
@@ -40,7 +37,7 @@ pub(crate) struct Jit {
     engine: Engine,
     linker: Linker<Data>,
     limits: Limits,
-    cache: Mutex<VecDeque<([u8; 32], Arc<Module>)>>,
+    cache: ModuleCache<Module>,
 }
 
 impl Jit {
@@ -83,22 +80,14 @@ impl Jit {
             engine,
             linker,
             limits: limits.clone(),
-            cache: Mutex::new(VecDeque::new()),
+            cache: ModuleCache::new(),
         })
     }
 
     /// Compiles `wasm`, or takes it from the cache, with its imports and entry point checked.
-    pub(crate) fn prepare(&self, wasm: &[u8]) -> Result<Arc<Module>, EngineError> {
+    pub(crate) fn prepare(&self, wasm: &[u8]) -> Result<Module, EngineError> {
         let hash = crate::program_hash(wasm);
-        // A poisoned lock only means another run panicked mid-insert; the queue is still whole.
-        let cached = {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache
-                .iter()
-                .find(|(h, _)| *h == hash)
-                .map(|(_, m)| m.clone())
-        };
-        if let Some(module) = cached {
+        if let Some(module) = self.cache.get(&hash) {
             tracing::debug!(hash = %hex(&hash), "compiled program taken from the cache");
             return Ok(module);
         }
@@ -122,15 +111,12 @@ impl Jit {
             Some(_) => return Err(EngineError::NoEntry("`_start` has the wrong type".into())),
             None => return Err(EngineError::NoEntry("no export named `_start`".into())),
         }
-        let module = Arc::new(module);
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if !cache.iter().any(|(h, _)| *h == hash) {
-            if cache.len() >= CACHE_ENTRIES {
-                cache.pop_front();
-            }
-            cache.push_back((hash, module.clone()));
-        }
+        self.cache.insert(hash, module.clone());
         Ok(module)
+    }
+
+    pub(crate) fn cached(&self) -> usize {
+        self.cache.len()
     }
 
     pub(crate) fn run(

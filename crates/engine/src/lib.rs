@@ -3,11 +3,30 @@
 //!
 //! Two engines sit behind one interface, chosen by [`Strategy`]: wasmtime (Cranelift JIT) and
 //! wasmi (interpreter). Both link the same host functions (`veracruz-wasi`, implemented once
-//! over the VFS) and nothing else: a program importing anything else is refused before it
-//! starts, with the import named. Both enforce the same [`Limits`]; a program that exceeds
-//! one, traps or runs past its budget is stopped with a typed [`EngineError`] and the host
-//! process, and the next run, are unaffected.
+//! over the VFS, linked generically from its function table) and nothing else: a program
+//! importing anything else is refused before it starts, with the import named. Both enforce
+//! the same [`Limits`]; a program that exceeds one, traps or runs past its budget is stopped
+//! with a typed [`EngineError`] and the host process, and the next run, are unaffected.
+//!
+//! Decisions worth knowing:
+//!
+//! - Memory: growth past [`Limits::max_memory_bytes`] (or an initial memory above it) stops
+//!   the program with `Limit("memory")` instead of `memory.grow` returning -1, so a memory bomb
+//!   is reported as such rather than as whatever the program does on allocation failure. A
+//!   program has one instance, one memory and at most a few tables of bounded size.
+//! - CPU: fuel is metered by both engines (their units differ, roughly one per instruction).
+//!   The deadline uses wasmtime's epoch interruption (a ticker thread, 5 ms ticks) and, in
+//!   wasmi, fuel slices of a million units with the clock checked between slices.
+//! - Same results from both engines: the JIT canonicalises NaNs and has SIMD, relaxed SIMD,
+//!   multi-memory and memory64 off, as the interpreter does; traps are mapped to one
+//!   [`TrapKind`]. The differential test runs every guest under both and compares.
+//! - Host safety: JIT runs get their own thread with a fixed stack (compiled code runs on the
+//!   host stack, so a run must not depend on its caller's); wasmi is built with its loop
+//!   dispatch, which never grows the host stack.
+//! - Each engine keeps up to 16 compiled (JIT) or validated (interpreter) programs, keyed by
+//!   the SHA-256 of their bytes, so running the same program again does not compile it again.
 
+mod cache;
 mod error;
 mod host;
 mod interp;
@@ -207,12 +226,20 @@ impl Engine {
     }
 
     /// Validates and compiles `wasm` and checks its imports and entry point, without running
-    /// it. The JIT keeps the result in its cache, so a following run does not compile again.
+    /// it. The result is cached, so a following run does not compile again.
     pub fn prepare(&self, wasm: &[u8]) -> Result<(), EngineError> {
         check_size(wasm)?;
         match &self.backend {
             Backend::Jit(j) => j.prepare(wasm).map(drop),
             Backend::Interpreter(i) => i.prepare(wasm).map(drop),
+        }
+    }
+
+    /// How many compiled (JIT) or validated (interpreter) programs the engine keeps for reuse.
+    pub fn compiled_programs(&self) -> usize {
+        match &self.backend {
+            Backend::Jit(j) => j.cached(),
+            Backend::Interpreter(i) => i.cached(),
         }
     }
 

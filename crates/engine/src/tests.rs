@@ -102,10 +102,23 @@ fn traps_are_named_alike_in_both_engines() {
     }
 }
 
+/// The interpreter runs on its caller's thread: however long or deep the guest runs, the host
+/// stack must not grow with it (a dispatch that did would abort the whole process).
 #[test]
-fn tmp_recursion_interp() {
-    assert_eq!(
-        run(Strategy::Interpreter, Limits::default(), "recursion"),
-        Err(EngineError::Trap(TrapKind::StackOverflow))
-    );
+fn the_interpreter_runs_in_constant_host_stack() {
+    let small_stack = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let long = Limits {
+                fuel: Some(20_000_000),
+                ..Limits::default()
+            };
+            let looped = run(Strategy::Interpreter, long, "loop");
+            let deep = run(Strategy::Interpreter, Limits::default(), "recursion");
+            (looped, deep)
+        })
+        .unwrap();
+    let (looped, deep) = small_stack.join().expect("the run thread survived");
+    assert_eq!(looped, Err(EngineError::Limit(limit::FUEL)));
+    assert_eq!(deep, Err(EngineError::Trap(TrapKind::StackOverflow)));
 }

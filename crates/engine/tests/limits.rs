@@ -236,17 +236,31 @@ fn invalid_modules_are_refused() {
 }
 
 #[test]
-fn a_second_run_of_the_same_program_reuses_the_compiled_module() {
-    let e = engine(Strategy::Jit, Limits::default());
+fn compiled_programs_are_cached_by_hash_within_a_bound() {
+    for s in Strategy::ALL {
+        cache_is_bounded(s);
+    }
+}
+
+fn cache_is_bounded(s: Strategy) {
+    let e = engine(s, Limits::default());
     let wasm = fixture("wasi_suite");
-    let started = Instant::now();
     e.prepare(&wasm).unwrap();
-    let first = started.elapsed();
-    let started = Instant::now();
     e.prepare(&wasm).unwrap();
-    let second = started.elapsed();
-    assert!(
-        second * 5 < first,
-        "compiling took {first:?}, the cached lookup {second:?}"
+    assert_eq!(
+        e.compiled_programs(),
+        1,
+        "the second prepare compiled again"
     );
+    // Distinct programs fill the cache up to its bound and no further.
+    for i in 0..40 {
+        let src = format!("(module (func (export \"_start\") i32.const {i} drop))");
+        e.prepare(&wat::parse_str(&src).unwrap()).unwrap();
+    }
+    let kept = e.compiled_programs();
+    assert!((1..=16).contains(&kept), "{kept} compiled programs kept");
+    // Programs that fail their checks are not kept.
+    let before = e.compiled_programs();
+    assert!(e.prepare(&wat("unknown_import")).is_err());
+    assert_eq!(e.compiled_programs(), before);
 }

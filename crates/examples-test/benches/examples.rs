@@ -22,20 +22,7 @@ use veracruz_examples_test::harness::{read_tree, run_native, Spec, SPECS};
 use veracruz_examples_test::wasm::{policy_env, WasmRunner};
 
 fn native_exe(program: &str) -> &'static str {
-    match program {
-        "linear-regression" => env!("CARGO_BIN_EXE_linear-regression"),
-        "intersection-sum" => env!("CARGO_BIN_EXE_intersection-sum"),
-        "private-set-intersection" => env!("CARGO_BIN_EXE_private-set-intersection"),
-        "string-edit-distance" => env!("CARGO_BIN_EXE_string-edit-distance"),
-        "shamir-secret-sharing" => env!("CARGO_BIN_EXE_shamir-secret-sharing"),
-        "macd" => env!("CARGO_BIN_EXE_macd"),
-        "logistic-regression" => env!("CARGO_BIN_EXE_logistic-regression"),
-        "number-stream-accumulation" => env!("CARGO_BIN_EXE_number-stream-accumulation"),
-        "generate-random" => env!("CARGO_BIN_EXE_generate-random"),
-        "sort-numbers" => env!("CARGO_BIN_EXE_sort-numbers"),
-        "private-auction" => env!("CARGO_BIN_EXE_private-auction"),
-        other => panic!("no program `{}`", other),
-    }
+    veracruz_examples_test::native_exe!(program)
 }
 
 fn env_count(name: &str, default: usize) -> usize {

@@ -69,6 +69,28 @@ pub fn spec(name: &str) -> Spec {
         .unwrap_or_else(|| panic!("no example `{}`", name))
 }
 
+/// The path of a program's native build, e.g. `native_exe!("macd")`. A macro because Cargo
+/// tells only integration tests and benchmarks, at compile time, where the binaries are.
+#[macro_export]
+macro_rules! native_exe {
+    ($program:expr) => {
+        match $program {
+            "linear-regression" => env!("CARGO_BIN_EXE_linear-regression"),
+            "intersection-sum" => env!("CARGO_BIN_EXE_intersection-sum"),
+            "private-set-intersection" => env!("CARGO_BIN_EXE_private-set-intersection"),
+            "string-edit-distance" => env!("CARGO_BIN_EXE_string-edit-distance"),
+            "shamir-secret-sharing" => env!("CARGO_BIN_EXE_shamir-secret-sharing"),
+            "macd" => env!("CARGO_BIN_EXE_macd"),
+            "logistic-regression" => env!("CARGO_BIN_EXE_logistic-regression"),
+            "number-stream-accumulation" => env!("CARGO_BIN_EXE_number-stream-accumulation"),
+            "generate-random" => env!("CARGO_BIN_EXE_generate-random"),
+            "sort-numbers" => env!("CARGO_BIN_EXE_sort-numbers"),
+            "private-auction" => env!("CARGO_BIN_EXE_private-auction"),
+            other => panic!("no program `{}`", other),
+        }
+    };
+}
+
 /// The repository's `examples/` directory.
 pub fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")

@@ -16,20 +16,7 @@ use veracruz_examples_test::harness::{
 use veracruz_examples_test::wasm::{policy_env, policy_template, WasmRunner};
 
 fn native_exe(program: &str) -> &'static str {
-    match program {
-        "linear-regression" => env!("CARGO_BIN_EXE_linear-regression"),
-        "intersection-sum" => env!("CARGO_BIN_EXE_intersection-sum"),
-        "private-set-intersection" => env!("CARGO_BIN_EXE_private-set-intersection"),
-        "string-edit-distance" => env!("CARGO_BIN_EXE_string-edit-distance"),
-        "shamir-secret-sharing" => env!("CARGO_BIN_EXE_shamir-secret-sharing"),
-        "macd" => env!("CARGO_BIN_EXE_macd"),
-        "logistic-regression" => env!("CARGO_BIN_EXE_logistic-regression"),
-        "number-stream-accumulation" => env!("CARGO_BIN_EXE_number-stream-accumulation"),
-        "generate-random" => env!("CARGO_BIN_EXE_generate-random"),
-        "sort-numbers" => env!("CARGO_BIN_EXE_sort-numbers"),
-        "private-auction" => env!("CARGO_BIN_EXE_private-auction"),
-        other => panic!("no program `{}`", other),
-    }
+    veracruz_examples_test::native_exe!(program)
 }
 
 fn runner(strategy: Strategy) -> &'static WasmRunner {
@@ -244,7 +231,9 @@ fn number_stream_rounds_agree_in_every_engine() {
 
 #[test]
 fn failures_report_the_same_error_in_every_engine() {
-    let cases: [(&str, &[(&str, &[u8])]); 3] = [
+    // (example, [(VFS path, contents)])
+    type Files<'a> = &'a [(&'a str, &'a [u8])];
+    let cases: [(&str, Files); 3] = [
         (
             "linear-regression",
             &[("/input/points.csv", b"x,y\n1,2\n3,four\n")],
