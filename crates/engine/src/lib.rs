@@ -17,8 +17,9 @@
 //! - CPU: fuel is metered by both engines (their units differ, roughly one per instruction).
 //!   The deadline uses wasmtime's epoch interruption (a ticker thread, 5 ms ticks) and, in
 //!   wasmi, fuel slices of a million units with the clock checked between slices.
-//! - Same results from both engines: the JIT canonicalises NaNs and has SIMD, relaxed SIMD,
-//!   multi-memory and memory64 off, as the interpreter does; traps are mapped to one
+//! - Same results from both engines: both make NaN results canonical (wasmtime's NaN
+//!   canonicalisation, wasmi's `deterministic` feature), the JIT has SIMD, relaxed SIMD,
+//!   multi-memory and memory64 off as the interpreter does, and traps are mapped to one
 //!   [`TrapKind`]. The differential test runs every guest under both and compares.
 //! - Host safety: JIT runs get their own thread with a fixed stack (compiled code runs on the
 //!   host stack, so a run must not depend on its caller's); wasmi is built with its loop
@@ -47,7 +48,6 @@ use veracruz_vfs::Handle;
 use veracruz_wasi::{WasiConfig, WasiCtx};
 
 pub use error::{EngineError, TrapKind};
-pub use host::{HostFunction, ValKind};
 
 /// Names of the limits a run can exceed, as carried by [`EngineError::Limit`].
 pub mod limit {

@@ -122,3 +122,21 @@ fn the_interpreter_runs_in_constant_host_stack() {
     assert_eq!(looped, Err(EngineError::Limit(limit::FUEL)));
     assert_eq!(deep, Err(EngineError::Trap(TrapKind::StackOverflow)));
 }
+
+#[test]
+fn an_engine_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Engine>();
+    let engine = Engine::new(Strategy::Jit, Limits::default()).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let r = engine.run_host(&wat("unreachable"), Box::new(NoImports)).0;
+                assert_eq!(
+                    r.map(|o| o.exit_code),
+                    Err(EngineError::Trap(TrapKind::Unreachable))
+                );
+            });
+        }
+    });
+}

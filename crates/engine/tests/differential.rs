@@ -51,6 +51,7 @@ fn cases() -> Vec<Case> {
         case("recursion", || wat("recursion"), &[]),
         case("unknown import", || wat("unknown_import"), &[]),
         case("bad signature", || wat("bad_signature"), &[]),
+        case("nan bits", || wat("nan"), &[]),
     ];
     cases.push(Case {
         clock: true,
