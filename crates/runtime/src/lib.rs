@@ -232,7 +232,6 @@ pub fn serve(
                     link.refuse(format!("session {id}: {why}"));
                     let _ = link.send(runtime_to_host::Kind::Close(SessionClose { session: id }));
                 };
-                sessions.retain(|_, tx| !is_disconnected(tx));
                 let Some(cfg) = config.clone() else {
                     refuse("no certificate is installed yet");
                     continue;
@@ -275,10 +274,6 @@ pub fn serve(
             }
         }
     }
-}
-
-fn is_disconnected(_tx: &SyncSender<Inbound>) -> bool {
-    false
 }
 
 /// Checks the issued chain is for this runtime's key and this policy, and builds the TLS config.
