@@ -687,28 +687,43 @@ impl WasiCtx {
         let FdKind::Dir { ino, .. } = e.kind else {
             return Err(errno::NOTDIR.into());
         };
-        let fs = self.vfs.lock();
-        let Some(path) = fs.path_of(ino) else {
-            // A removed directory has no entries, not even `.` and `..`.
-            drop(fs);
-            return Ok(mem::put_u32(mem, u(bufused), 0)?);
+        let cached = match self.listings.get(&u(fd)) {
+            Some(l) if cookie != 0 => Some(l.clone()),
+            _ => None,
         };
-        if !self.map_rights(&path).contains(Rights::READ) {
-            return Err(errno::NOTCAPABLE.into());
-        }
-        let mut entries = vec![
-            (".".to_string(), ino, FileType::Directory),
-            ("..".to_string(), fs.parent_of(ino)?, FileType::Directory),
-        ];
-        let mut child = path.clone();
-        for d in fs.read_dir(ino)? {
-            child.push(d.name.clone());
-            if veracruz_vfs::visible(&self.caps, &child) {
-                entries.push((d.name, d.ino, d.file_type));
+        let entries = match cached {
+            Some(l) => l,
+            None => {
+                let fs = self.vfs.lock();
+                let Some(path) = fs.path_of(ino) else {
+                    // A removed directory has no entries, not even `.` and `..`.
+                    drop(fs);
+                    self.listings.remove(&u(fd));
+                    return Ok(mem::put_u32(mem, u(bufused), 0)?);
+                };
+                if !self.map_rights(&path).contains(Rights::READ) {
+                    return Err(errno::NOTCAPABLE.into());
+                }
+                let mut entries = vec![
+                    (".".to_string(), ino, FileType::Directory),
+                    ("..".to_string(), fs.parent_of(ino)?, FileType::Directory),
+                ];
+                let mut child = path.clone();
+                for d in fs.read_dir(ino)? {
+                    child.push(d.name.clone());
+                    if veracruz_vfs::visible(&self.caps, &child) {
+                        entries.push((d.name, d.ino, d.file_type));
+                    }
+                    child.pop();
+                }
+                drop(fs);
+                // Reading from cookie 0 starts a new pass; later cookies continue it over the
+                // same snapshot, as POSIX allows for entries changed during a pass.
+                let entries = std::sync::Arc::new(entries);
+                self.listings.insert(u(fd), entries.clone());
+                entries
             }
-            child.pop();
-        }
-        drop(fs);
+        };
         let start = usize::try_from(u64_of(cookie)).unwrap_or(usize::MAX);
         let capacity = u(buf_len) as usize;
         let mut used = 0usize;
@@ -743,6 +758,9 @@ impl WasiCtx {
         self.drop_fd(&mut fs, u(to));
         let e = self.fds.remove(&u(fd)).ok_or(errno::BADF)?;
         self.fds.insert(u(to), e);
+        if let Some(listing) = self.listings.remove(&u(fd)) {
+            self.listings.insert(u(to), listing);
+        }
         Ok(())
     }
 

@@ -140,11 +140,18 @@ const STREAM_ANY: u64 = rights::FD_FILESTAT_GET | rights::FD_FDSTAT_SET_FLAGS | 
 /// `/` itself, `/` is the single pre-open; otherwise each top-level directory `/NAME` with some
 /// right at or beneath it is pre-opened as `/NAME`, in name order (and created if missing; a
 /// top-level name that is a regular file in the VFS is not pre-opened).
+/// One entry of a directory listing as `fd_readdir` reports it: name, inode, type.
+pub(crate) type DirListing = (String, Ino, FileType);
+
 pub struct WasiCtx {
     pub(crate) config: WasiConfig,
     pub(crate) vfs: Vfs,
     pub(crate) caps: Arc<CapabilityMap>,
     pub(crate) fds: BTreeMap<u32, FdEntry>,
+    /// Each directory descriptor's listing as of its last `fd_readdir` from cookie 0. Guests
+    /// read a directory in many small calls; rebuilding the listing on each one would make
+    /// reading a directory quadratic in its size.
+    pub(crate) listings: BTreeMap<u32, Arc<Vec<DirListing>>>,
     pub(crate) stdin_pos: u64,
     pub(crate) output_bytes: u64,
     pub(crate) open_files: u32,
@@ -176,6 +183,7 @@ impl WasiCtx {
             vfs: vfs.clone(),
             caps: caps.clone(),
             fds: BTreeMap::new(),
+            listings: BTreeMap::new(),
             stdin_pos: 0,
             output_bytes: 0,
             open_files: 0,
@@ -433,6 +441,7 @@ impl WasiCtx {
 
     /// Removes a descriptor and releases what it held.
     pub(crate) fn drop_fd(&mut self, fs: &mut Fs, fd: u32) -> Option<FdEntry> {
+        self.listings.remove(&fd);
         let e = self.fds.remove(&fd)?;
         match e.kind {
             FdKind::File { ino, .. } | FdKind::Dir { ino, .. } => fs.close(ino),

@@ -878,3 +878,27 @@ fn efault_leaves_no_side_effects() {
         E(errno::ILSEQ)
     );
 }
+
+#[test]
+fn readdir_passes_read_one_snapshot_and_a_new_pass_sees_changes() {
+    let vfs = Vfs::default();
+    let h = admin(&vfs);
+    for i in 0..2000 {
+        h.write_file(&format!("/d/f{i:04}"), b"").unwrap();
+    }
+    let mut g = Guest::with(vfs, &[("/d/", "r")], WasiConfig::default());
+    let d = g.preopen("/d");
+    // Many small calls (as wasi-libc makes) see every entry exactly once.
+    let names = g.list(d).unwrap();
+    assert_eq!(names.len(), 2002);
+    let unique: std::collections::BTreeSet<_> = names.iter().collect();
+    assert_eq!(unique.len(), 2002);
+    // A pass continues over the listing it started with...
+    let (first, _) = g.readdir(d, 0, 64).unwrap();
+    let cookie = first.last().unwrap().1;
+    h.write_file("/d/zz-new", b"").unwrap();
+    let (rest, _) = g.readdir(d, cookie, 1 << 16).unwrap();
+    assert!(rest.iter().all(|(n, _, _)| n != "zz-new"));
+    // ...and a new pass from cookie 0 sees the change.
+    assert!(g.list(d).unwrap().contains(&"zz-new".to_string()));
+}
