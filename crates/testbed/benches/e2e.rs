@@ -109,7 +109,7 @@ fn setup() -> Setup {
             PrincipalSetup::new(
                 "provider",
                 &["program-provider"],
-                &[("/program/intersection-sum.wasm", "w")],
+                &[("/program/intersection-sum.wasm", "wx")],
             ),
             PrincipalSetup::new("owner", &["data-provider"], &[("/input/", "rw")]),
         ],
