@@ -10,15 +10,8 @@ pub async fn write_frame<W: AsyncWrite + Unpin, M: Message>(
     msg: &M,
     max: usize,
 ) -> Result<(), FrameError> {
-    let len = msg.encoded_len();
-    if len > max {
-        return Err(FrameError::TooLarge { size: len, max });
-    }
-    let mut buf = Vec::with_capacity(4 + len);
-    buf.extend_from_slice(&(len as u32).to_be_bytes());
-    msg.encode(&mut buf)
-        .expect("a Vec with enough capacity cannot run out of space");
-    w.write_all(&buf).await?;
+    w.write_all(&veracruz_protocol::encode_frame(msg, max)?)
+        .await?;
     Ok(())
 }
 

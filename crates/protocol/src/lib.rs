@@ -38,8 +38,8 @@ pub enum FrameError {
     Io(#[from] io::Error),
 }
 
-/// Writes `msg` as one frame. Refuses (before writing anything) a message over `max` bytes.
-pub fn write_frame<W: Write, M: Message>(w: &mut W, msg: &M, max: usize) -> Result<(), FrameError> {
+/// Encodes `msg` as one frame (length prefix and message). Refuses a message over `max` bytes.
+pub fn encode_frame<M: Message>(msg: &M, max: usize) -> Result<Vec<u8>, FrameError> {
     let len = msg.encoded_len();
     if len > max {
         return Err(FrameError::TooLarge { size: len, max });
@@ -48,7 +48,12 @@ pub fn write_frame<W: Write, M: Message>(w: &mut W, msg: &M, max: usize) -> Resu
     buf.extend_from_slice(&(len as u32).to_be_bytes());
     msg.encode(&mut buf)
         .expect("a Vec with enough capacity cannot run out of space");
-    w.write_all(&buf)?;
+    Ok(buf)
+}
+
+/// Writes `msg` as one frame. Refuses (before writing anything) a message over `max` bytes.
+pub fn write_frame<W: Write, M: Message>(w: &mut W, msg: &M, max: usize) -> Result<(), FrameError> {
+    w.write_all(&encode_frame(msg, max)?)?;
     Ok(())
 }
 
