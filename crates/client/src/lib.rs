@@ -12,6 +12,7 @@
 //! `docs/CLIENT.md` describes every check and error.
 
 mod client;
+mod identity;
 mod receipt;
 mod verify;
 
@@ -19,6 +20,7 @@ pub use client::{
     code_name, Client, ClientError, ClientOptions, ExecuteOutcome, Identity, Progress,
     MAX_IDENTITY_PEM_BYTES,
 };
+pub use identity::{generate_identity, NewIdentity};
 pub use receipt::{
     decode_receipt, encode_receipt, verify_receipt, verify_receipt_with, ReceiptError,
     VerifiedReceipt, MAX_RECEIPT_BYTES, MAX_RECEIPT_CHAIN_BYTES, MAX_SIGNATURE_BYTES,

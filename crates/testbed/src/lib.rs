@@ -162,23 +162,13 @@ pub struct Deployment {
     rt: tokio::runtime::Runtime,
 }
 
-/// A fresh P-256 key and self-signed certificate for `name`.
+/// A fresh P-256 key and self-signed certificate for `name`, valid for 30 days.
 pub fn make_identity(name: &str) -> Result<Principal, TestbedError> {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| TestbedError::Identity(e.to_string()))?;
-    let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::minutes(5);
-    params.not_after = now + time::Duration::days(30);
-    let cert = params
-        .self_signed(&key)
+    let id = veracruz_client::generate_identity(name, 30)
         .map_err(|e| TestbedError::Identity(e.to_string()))?;
     Ok(Principal {
-        certificate_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
+        certificate_pem: id.certificate_pem,
+        key_pem: id.key_pem,
     })
 }
 

@@ -8,10 +8,6 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
-};
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -81,34 +77,8 @@ pub fn write_new_file(path: &Path, contents: &[u8], mode: u32, force: bool) -> R
 
 /// Creates a key and a self-signed certificate for `name`, valid from now for `days`.
 pub fn generate(name: &str, days: u32) -> Result<(String, String)> {
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
-    {
-        bail!("identity name `{name}` must be non-empty, without spaces or `/`");
-    }
-    if days == 0 {
-        bail!("--days must be at least 1");
-    }
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).context("generating a P-256 key")?;
-    let mut params = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name);
-    params.distinguished_name = dn;
-    let now = time::OffsetDateTime::now_utc();
-    // A few minutes of slack for peers whose clocks run slightly behind.
-    params.not_before = now - time::Duration::minutes(5);
-    params.not_after = now + time::Duration::days(days.into());
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ClientAuth,
-        ExtendedKeyUsagePurpose::ServerAuth,
-    ];
-    let cert = params
-        .self_signed(&key)
-        .context("signing the certificate")?;
-    Ok((key.serialize_pem(), cert.pem()))
+    let id = veracruz_client::generate_identity(name, days)?;
+    Ok((id.key_pem, id.certificate_pem))
 }
 
 fn new_identity(name: &str, out: &Path, days: u32, force: bool) -> Result<ExitCode> {
