@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use wasmi::{
-    Config, Engine, Error, ExternType, FuncType, Linker, Memory, Module, ResumableCall, Store,
+    CompilationMode, Config, Engine, Error, ExternType, FuncType, Linker, Memory, Module, ResumableCall, Store,
     TrapCode, Val, ValType,
 };
 
@@ -74,6 +74,13 @@ impl Interp {
     pub(crate) fn new(limits: &Limits) -> Result<Interp, EngineError> {
         let mut config = Config::default();
         config
+            // Translate every function when the module is prepared. wasmi's default, lazy
+            // translation charges translating a function to the run that first calls it, and
+            // when that run's fuel is short it fails with a trap that cannot be resumed: a
+            // program under a time limit (run in fuel slices) could stop with "fuel limit
+            // exceeded", and a fuel-limited program would use more fuel on its first run than
+            // on later ones. Eagerly translated, fuel counts the program's work alone.
+            .compilation_mode(CompilationMode::Eager)
             .consume_fuel(limits.fuel.is_some() || limits.deadline.is_some())
             .set_max_recursion_depth(MAX_RECURSION_DEPTH)
             .wasm_multi_memory(false);

@@ -140,3 +140,38 @@ fn an_engine_can_be_shared_between_threads() {
         }
     });
 }
+
+/// Fuel measures the program's work alone: the interpreter translates every function before
+/// the run, so translating one is never charged to the run that first calls it (which would
+/// make a first run cost more than later ones, and could stop a run in the middle of a
+/// translation, where it cannot resume).
+#[test]
+fn fuel_used_is_the_same_on_every_run_of_a_program() {
+    let body = "(drop (i32.add (local.get 0) (i32.const 1)))\n".repeat(2000);
+    let module = format!(
+        r#"(module
+             (func $big (param i32) {body})
+             (func (export "_start") (call $big (i32.const 1)))
+             (memory (export "memory") 1))"#
+    );
+    let wasm = wat::parse_str(&module).unwrap();
+    for s in Strategy::ALL {
+        let engine = Engine::new(
+            s,
+            Limits {
+                fuel: Some(10_000_000),
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+        let used: Vec<Option<u64>> = (0..2)
+            .map(|_| {
+                let outcome = engine.run_host(&wasm, Box::new(NoImports)).0.unwrap();
+                assert_eq!(outcome.exit_code, 0, "{s}");
+                outcome.fuel_consumed
+            })
+            .collect();
+        assert!(used[0].is_some_and(|f| f > 0), "{s}: {used:?}");
+        assert_eq!(used[0], used[1], "{s}: fuel of a first and a second run");
+    }
+}

@@ -1,9 +1,16 @@
 //! Benchmark of every example on its large generated inputs: the native build against the
-//! committed wasm module under the JIT and the interpreter, printed as a Markdown table.
+//! committed wasm module under our JIT, the `wasmtime` CLI and our interpreter, printed as a
+//! Markdown table (and written as JSON to `$VERACRUZ_BENCH_JSON` when set).
 //!
 //! ```text
-//! cargo bench -p veracruz-examples-test [-- EXAMPLE ...]
+//! scripts/bench-examples.sh [EXAMPLE ...]     # installs the wasmtime CLI first
+//! cargo bench -p veracruz-examples-test --bench examples [-- EXAMPLE ...]
 //! ```
+//! The `wasmtime` CLI is `$VERACRUZ_WASMTIME_CLI`, else `wasmtime` on `PATH`; it must be the
+//! version the engine links (checked), and without it the CLI columns are left out and say
+//! so. It runs each module precompiled (`wasmtime compile`, not timed) twice: with the
+//! engine's configuration (NaN canonicalisation, epoch interruption for the time limit) and
+//! with the CLI's defaults. Its figure is the whole process, like the native one.
 //! `VERACRUZ_BENCH_REPS` (default 3) runs per native and JIT measurement, and
 //! `VERACRUZ_BENCH_INTERP_REPS` (default 1) per interpreter measurement; the median is
 //! reported. Inputs are generated (seed 1) under `VERACRUZ_BENCH_DIR`, default
@@ -14,12 +21,16 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use veracruz_engine::Strategy;
 use veracruz_examples_test::gen::{self, Size};
-use veracruz_examples_test::harness::{read_tree, run_native, Spec, SPECS};
-use veracruz_examples_test::wasm::{policy_env, WasmRunner};
+use veracruz_examples_test::harness::{read_tree, run_native, wasm_path, Spec, SPECS};
+use veracruz_examples_test::wasm::{policy_env, WasmRunner, TEMPLATE_TIME_LIMIT};
+
+/// The wasmtime version `veracruz-engine` links (Cargo.lock); the CLI must be the same.
+const WASMTIME_VERSION: &str = "48.0.8";
 
 fn native_exe(program: &str) -> &'static str {
     veracruz_examples_test::native_exe!(program)
@@ -65,8 +76,143 @@ fn run_native_once(spec: &Spec, root: &Path) -> Duration {
     started.elapsed()
 }
 
+/// How the `wasmtime` CLI is configured for a measurement.
+#[derive(Clone, Copy, PartialEq)]
+enum CliConfig {
+    /// What `veracruz-engine` sets: NaN canonicalisation, and epoch interruption for the
+    /// templates' time limit.
+    Engine,
+    /// The CLI's defaults.
+    Default,
+}
+
+impl CliConfig {
+    fn name(self) -> &'static str {
+        match self {
+            CliConfig::Engine => "engine",
+            CliConfig::Default => "default",
+        }
+    }
+
+    /// `-W` options for `wasmtime compile` and `wasmtime run`; a precompiled module only
+    /// loads under the settings it was compiled with.
+    fn wasm_options(self, run: bool) -> Vec<String> {
+        match self {
+            CliConfig::Default => Vec::new(),
+            CliConfig::Engine if run => vec![
+                "-W".into(),
+                format!(
+                    "nan-canonicalization=y,epoch-interruption=y,timeout={}s",
+                    TEMPLATE_TIME_LIMIT.as_secs()
+                ),
+            ],
+            CliConfig::Engine => vec![
+                "-W".into(),
+                "nan-canonicalization=y,epoch-interruption=y".into(),
+            ],
+        }
+    }
+}
+
+/// The `wasmtime` CLI, with each example's modules compiled ahead of time in `dir`.
+struct WasmtimeCli {
+    exe: PathBuf,
+    dir: PathBuf,
+}
+
+impl WasmtimeCli {
+    /// Finds the CLI and checks its version; `Err` says why the CLI columns are left out.
+    fn find(dir: PathBuf) -> Result<WasmtimeCli, String> {
+        let exe = std::env::var_os("VERACRUZ_WASMTIME_CLI")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("wasmtime"));
+        let out = Command::new(&exe).arg("--version").output().map_err(|e| {
+            format!(
+                "cannot run `{} --version` ({}); scripts/bench-examples.sh installs it, or set \
+                 VERACRUZ_WASMTIME_CLI",
+                exe.display(),
+                e
+            )
+        })?;
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !version.starts_with(&format!("wasmtime {} ", WASMTIME_VERSION))
+            && version != format!("wasmtime {}", WASMTIME_VERSION)
+        {
+            return Err(format!(
+                "{} reports `{}`, but the engine links wasmtime {}; the comparison needs the \
+                 same version",
+                exe.display(),
+                version,
+                WASMTIME_VERSION
+            ));
+        }
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {}", dir.display(), e))?;
+        Ok(WasmtimeCli { exe, dir })
+    }
+
+    fn cwasm(&self, program: &str, config: CliConfig) -> PathBuf {
+        self.dir
+            .join(format!("{}.{}.cwasm", program, config.name()))
+    }
+
+    /// Compiles the example's modules under `config` (not timed).
+    fn prepare(&self, spec: &Spec, config: CliConfig) {
+        for program in spec.programs {
+            let out = Command::new(&self.exe)
+                .arg("compile")
+                .args(config.wasm_options(false))
+                .arg("-o")
+                .arg(self.cwasm(program, config))
+                .arg(wasm_path(program))
+                .output()
+                .expect("run wasmtime compile");
+            assert!(
+                out.status.success(),
+                "wasmtime compile {}: {}",
+                program,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// Runs the example's programs in order, as whole processes, with `root` as the guest's
+    /// `/` and the template's environment.
+    fn run(&self, spec: &Spec, root: &Path, config: CliConfig) -> Duration {
+        let env = policy_env(spec.name).expect("policy template");
+        fs::create_dir_all(root.join("output")).expect("create output directory");
+        let started = Instant::now();
+        for program in spec.programs {
+            let mut cmd = Command::new(&self.exe);
+            cmd.arg("run")
+                .arg("--allow-precompiled")
+                .args(config.wasm_options(true))
+                .arg("--dir")
+                .arg(format!("{}::/", root.display()));
+            for (k, v) in &env {
+                cmd.arg("--env").arg(format!("{}={}", k, v));
+            }
+            let out = cmd
+                .arg(self.cwasm(program, config))
+                .output()
+                .expect("run wasmtime");
+            assert!(
+                out.status.success(),
+                "{} failed under the wasmtime CLI ({}): {}",
+                program,
+                config.name(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        started.elapsed()
+    }
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
 }
 
 fn main() {
@@ -81,11 +227,21 @@ fn main() {
         .unwrap_or_else(|| std::env::temp_dir().join("veracruz-examples-bench"));
     let jit = WasmRunner::new(Strategy::Jit).expect("JIT engine");
     let interp = WasmRunner::new(Strategy::Interpreter).expect("interpreter engine");
+    let cli = match WasmtimeCli::find(base.join("cwasm")) {
+        Ok(cli) => Some(cli),
+        Err(why) => {
+            println!("wasmtime CLI columns left out: {}\n", why);
+            None
+        }
+    };
+    let json_out = std::env::var_os("VERACRUZ_BENCH_JSON").map(PathBuf::from);
+    let mut rows = Vec::new();
 
     println!(
-        "| example | input | native | JIT | interpreter | JIT / native | interpreter / native |"
+        "| example | input | native | JIT | CLI (engine config) | CLI (default) | interpreter \
+         | JIT / native | JIT / CLI | CLI (default) / native | interpreter / native |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for spec in SPECS
         .iter()
         .filter(|s| wanted.is_empty() || wanted.iter().any(|w| w == s.name))
@@ -97,13 +253,16 @@ fn main() {
         gen::generate(spec.name, &root, Size::Large, 1).expect("generate inputs");
         let bytes = input_bytes(&root);
 
-        let mut outputs: Vec<BTreeMap<String, Vec<u8>>> = Vec::new();
+        let mut outputs: Vec<(String, BTreeMap<String, Vec<u8>>)> = Vec::new();
         let mut native = Vec::new();
         for _ in 0..reps {
             clear_outputs(&root);
             native.push(run_native_once(spec, &root));
         }
-        outputs.push(read_tree(&root.join("output")).expect("outputs"));
+        outputs.push((
+            "native".into(),
+            read_tree(&root.join("output")).expect("outputs"),
+        ));
 
         let mut timed = |runner: &WasmRunner, n: usize| {
             runner.prepare(spec).expect("compile");
@@ -121,28 +280,86 @@ fn main() {
                 );
                 times.push(elapsed);
             }
-            outputs.push(read_tree(&root.join("output")).expect("outputs"));
+            outputs.push((
+                runner.strategy().to_string(),
+                read_tree(&root.join("output")).expect("outputs"),
+            ));
             median(times)
         };
         let jit_time = timed(&jit, reps);
         let interp_time = timed(&interp, interp_reps);
+        let mut cli_times = Vec::new();
+        if let Some(cli) = &cli {
+            for config in [CliConfig::Engine, CliConfig::Default] {
+                cli.prepare(spec, config);
+                let mut times = Vec::new();
+                for _ in 0..reps {
+                    clear_outputs(&root);
+                    times.push(cli.run(spec, &root, config));
+                }
+                outputs.push((
+                    format!("the wasmtime CLI ({})", config.name()),
+                    read_tree(&root.join("output")).expect("outputs"),
+                ));
+                cli_times.push(median(times));
+            }
+        }
         let native_time = median(native);
-        assert!(
-            outputs.windows(2).all(|w| w[0] == w[1]),
-            "{}: outputs differ between native and the engines on the large inputs",
-            spec.name
-        );
+        for pair in outputs.windows(2) {
+            assert!(
+                pair[0].1 == pair[1].1,
+                "{}: outputs differ between {} and {} on the large inputs",
+                spec.name,
+                pair[0].0,
+                pair[1].0
+            );
+        }
+        let cell = |t: Option<&Duration>, f: &dyn Fn(&Duration) -> String| {
+            t.map(f).unwrap_or_else(|| "—".into())
+        };
         println!(
-            "| {} | {:.1} MB | {} | {} | {} | {:.2} | {:.1} |",
+            "| {} | {:.1} MB | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.1} |",
             spec.name,
             bytes as f64 / 1e6,
             secs(native_time),
             secs(jit_time),
+            cell(cli_times.first(), &|t| secs(*t)),
+            cell(cli_times.get(1), &|t| secs(*t)),
             secs(interp_time),
-            jit_time.as_secs_f64() / native_time.as_secs_f64(),
-            interp_time.as_secs_f64() / native_time.as_secs_f64()
+            ratio(jit_time, native_time),
+            cell(cli_times.first(), &|t| format!(
+                "{:.2}",
+                ratio(jit_time, *t)
+            )),
+            cell(cli_times.get(1), &|t| format!(
+                "{:.2}",
+                ratio(*t, native_time)
+            )),
+            ratio(interp_time, native_time),
         );
+        rows.push(serde_json::json!({
+            "example": spec.name,
+            "input_bytes": bytes,
+            "native_s": native_time.as_secs_f64(),
+            "jit_s": jit_time.as_secs_f64(),
+            "cli_engine_config_s": cli_times.first().map(|t| t.as_secs_f64()),
+            "cli_default_s": cli_times.get(1).map(|t| t.as_secs_f64()),
+            "interpreter_s": interp_time.as_secs_f64(),
+        }));
         clear_outputs(&root);
         fs::remove_dir_all(&root).expect("remove benchmark inputs");
+    }
+    if let Some(path) = json_out {
+        let doc = serde_json::json!({
+            "reps": reps,
+            "interpreter_reps": interp_reps,
+            "wasmtime_cli": cli.as_ref().map(|c| c.exe.display().to_string()),
+            "rows": rows,
+        });
+        fs::write(
+            &path,
+            serde_json::to_string_pretty(&doc).expect("json") + "\n",
+        )
+        .unwrap_or_else(|e| panic!("writing {}: {}", path.display(), e));
     }
 }

@@ -34,6 +34,10 @@ pub fn policy_env(example: &str) -> Result<Vec<(String, String)>, String> {
         .collect())
 }
 
+/// The time limit every example's policy template sets (`time_limit_ms`). Runs get it too, so
+/// the engine works as the runtime would: with epoch checks (JIT) or fuel slices (interpreter).
+pub const TEMPLATE_TIME_LIMIT: Duration = Duration::from_secs(600);
+
 /// One engine (JIT or interpreter) kept across runs, so the JIT compiles each module once.
 pub struct WasmRunner {
     engine: Engine,
@@ -55,6 +59,7 @@ impl WasmRunner {
         let limits = Limits {
             max_memory_bytes: 4 << 30,
             max_output_bytes: 4 << 30,
+            deadline: Some(TEMPLATE_TIME_LIMIT),
             ..Limits::default()
         };
         let engine = Engine::new(strategy, limits).map_err(|e| e.to_string())?;

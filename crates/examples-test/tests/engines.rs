@@ -13,7 +13,7 @@ use veracruz_examples_test::gen::{self, Size};
 use veracruz_examples_test::harness::{
     copy_tree, examples_dir, read_tree, run_native, spec, wasm_path, Exit, Spec, TempDir, SPECS,
 };
-use veracruz_examples_test::wasm::{policy_env, policy_template, WasmRunner};
+use veracruz_examples_test::wasm::{policy_env, policy_template, WasmRunner, TEMPLATE_TIME_LIMIT};
 
 fn native_exe(program: &str) -> &'static str {
     veracruz_examples_test::native_exe!(program)
@@ -385,4 +385,24 @@ fn templates_parse_and_pin_the_committed_modules() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{:02x}", b)).collect()
+}
+
+/// The runs here and in the benchmark use one time limit for every example; it must be the
+/// one the templates set, or they would not run as the runtime does.
+#[test]
+fn every_template_sets_the_time_limit_the_runs_use() {
+    for spec in SPECS.iter() {
+        let doc = policy_template(spec.name).unwrap();
+        assert_eq!(
+            doc.execution.time_limit_ms,
+            Some(TEMPLATE_TIME_LIMIT.as_millis() as u64),
+            "{}: the template's time limit",
+            spec.name
+        );
+        assert_eq!(
+            doc.execution.fuel, None,
+            "{}: fuel is not metered",
+            spec.name
+        );
+    }
 }
