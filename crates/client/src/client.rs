@@ -14,7 +14,7 @@ use veracruz_attestation::{RuntimeIdentity, RUNTIME_DNS_NAME};
 use veracruz_policy::{policy_hash, Policy};
 use veracruz_protocol::v1::{self, request, response};
 use veracruz_protocol::{
-    read_frame, write_frame, FrameError, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_FRAME_BYTES,
+    read_frame, write_frame_with, FrameError, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_FRAME_BYTES,
 };
 
 use crate::verify::{AttestationError, AttestedRuntimeVerifier, RuntimeRequirements};
@@ -185,7 +185,8 @@ pub struct Client {
     runtime: RuntimeIdentity,
     principal: String,
     server: SocketAddr,
-    buf: Vec<u8>,
+    /// Encoding buffer kept between requests.
+    scratch: Vec<u8>,
     broken: bool,
     closed: bool,
 }
@@ -343,7 +344,7 @@ impl Client {
             runtime,
             principal,
             server,
-            buf: Vec::new(),
+            scratch: Vec::new(),
             broken: false,
             closed: false,
         })
@@ -374,7 +375,7 @@ impl Client {
 
     fn send(&mut self, kind: request::Kind) -> Result<(), ClientError> {
         let req = v1::Request { kind: Some(kind) };
-        let sent = write_frame(&mut self.stream, &req, MAX_FRAME_BYTES)
+        let sent = write_frame_with(&mut self.stream, &req, MAX_FRAME_BYTES, &mut self.scratch)
             .and_then(|_| self.stream.flush().map_err(FrameError::Io));
         sent.map_err(|e| {
             self.broken = true;
@@ -383,7 +384,7 @@ impl Client {
     }
 
     fn recv(&mut self) -> Result<v1::Response, ClientError> {
-        match read_frame(&mut self.stream, &mut self.buf, MAX_FRAME_BYTES, "response") {
+        match read_frame(&mut self.stream, MAX_FRAME_BYTES, "response") {
             Ok(Some(r)) => Ok(r),
             Ok(None) => {
                 self.broken = true;
@@ -457,12 +458,13 @@ impl Client {
         debug!(path, size, append, "sending file");
         let chunk_len =
             usize::try_from(size).map_or(DEFAULT_CHUNK_BYTES, |s| s.min(DEFAULT_CHUNK_BYTES));
-        let mut chunk = vec![0u8; chunk_len.max(1)];
         let mut done = 0u64;
         progress(0, size);
         loop {
-            let n = (size - done).min(chunk.len() as u64) as usize;
-            if let Err(source) = reader.read_exact(&mut chunk[..n]) {
+            let n = (size - done).min(chunk_len as u64) as usize;
+            // A buffer per chunk, handed to the request as it is (no copy into the message).
+            let mut chunk = vec![0u8; n];
+            if let Err(source) = reader.read_exact(&mut chunk) {
                 return Err(self.abandon(ClientError::Input {
                     path: path.to_string(),
                     source: io::Error::new(
@@ -485,7 +487,7 @@ impl Client {
                 }));
             }
             let sent = self.send(request::Kind::Chunk(v1::Chunk {
-                data: chunk[..n].to_vec(),
+                data: chunk.into(),
                 last,
             }));
             if let Err(e) = sent {
@@ -516,12 +518,7 @@ impl Client {
             .stream
             .sock
             .set_read_timeout(Some(Duration::from_secs(2)));
-        match read_frame::<_, v1::Response>(
-            &mut self.stream,
-            &mut self.buf,
-            MAX_FRAME_BYTES,
-            "response",
-        ) {
+        match read_frame::<_, v1::Response>(&mut self.stream, MAX_FRAME_BYTES, "response") {
             Ok(Some(r)) if !r.is_ok() => Some(ClientError::Refused {
                 code: r.status(),
                 reason: r.reason,

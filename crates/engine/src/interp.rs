@@ -10,8 +10,8 @@
 use std::time::Instant;
 
 use wasmi::{
-    CompilationMode, Config, Engine, Error, ExternType, FuncType, Linker, Memory, Module, ResumableCall, Store,
-    TrapCode, Val, ValType,
+    CompilationMode, Config, Engine, Error, ExternType, FuncType, Linker, Memory, Module,
+    ResumableCall, Store, TrapCode, Val, ValType,
 };
 
 use crate::cache::ModuleCache;

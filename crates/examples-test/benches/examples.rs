@@ -186,6 +186,10 @@ impl WasmtimeCli {
             cmd.arg("run")
                 .arg("--allow-precompiled")
                 .args(config.wasm_options(true))
+                // The CLI's WASI caps the bytes one host call may move (a single `fd_read` of
+                // a 140 MB input fails with ENOMEM); the engine has no such cap.
+                .arg("-S")
+                .arg("hostcall-fuel=4294967295")
                 .arg("--dir")
                 .arg(format!("{}::/", root.display()));
             for (k, v) in &env {

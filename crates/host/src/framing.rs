@@ -1,5 +1,6 @@
 //! Async framing for the host channel: the same 4-byte big-endian length prefix and bounds as
-//! `veracruz_protocol`, over tokio streams.
+//! `veracruz_protocol`, over tokio streams. A frame is read into a buffer of its own and
+//! decoded from it, so relayed session data shares that buffer (no copy on the way through).
 
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -39,7 +40,5 @@ pub async fn read_frame<R: AsyncRead + Unpin, M: Message + Default>(
             e.into()
         }
     })?;
-    M::decode(buf.as_slice())
-        .map(Some)
-        .map_err(|source| FrameError::Decode { what, source })
+    veracruz_protocol::decode_frame(buf, what).map(Some)
 }

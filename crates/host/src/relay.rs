@@ -1,4 +1,10 @@
 //! Starting the runtime, attesting it, and relaying sessions.
+//!
+//! The relay copies nothing in user space. From a client: bytes are read from its TCP
+//! connection into the session's buffer just behind room for a frame header, the header is
+//! written in front of them, and the frame goes to the runtime from that buffer. To a client:
+//! a frame is read from the runtime into a buffer of its own, and the session data written
+//! to the client is a slice of it. The only per-chunk allocation is that frame buffer.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -6,18 +12,22 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use veracruz_policy::Policy;
 use veracruz_protocol::v1::{
     host_to_runtime, runtime_to_host, AttestationRequest, HostToRuntime, InstallCertificate,
-    RuntimeToHost, SessionClose, SessionData, SessionOpen,
+    RuntimeToHost, SessionClose, SessionOpen,
 };
-use veracruz_protocol::{FrameError, MAX_FRAME_BYTES};
+use veracruz_protocol::{
+    Bytes, DataDirection, DataFrameHeader, FrameError, DATA_HEADER_MAX_BYTES, MAX_FRAME_BYTES,
+};
 
 use crate::framing::{read_frame, write_frame};
 
-/// Bytes read from a client connection per frame sent to the runtime.
+/// Bytes read from a client connection per frame sent to the runtime (chosen by measurement:
+/// docs/PERFORMANCE.md).
 pub const RELAY_CHUNK_BYTES: usize = 64 * 1024;
 /// Largest frame the runtime may send the host.
 const MAX_RUNTIME_FRAME: usize = MAX_FRAME_BYTES + 1024;
@@ -78,7 +88,7 @@ pub struct Server {
     pub platform: String,
     pub pid: u32,
     listener: TcpListener,
-    to_runtime: mpsc::Sender<HostToRuntime>,
+    to_runtime: ToRuntime,
     from_runtime: tokio::net::unix::OwnedReadHalf,
     exit: tokio::sync::oneshot::Receiver<String>,
     _kill: Option<tokio::sync::oneshot::Sender<()>>,
@@ -184,15 +194,7 @@ pub async fn start(options: ServerOptions, spawned: Spawned) -> Result<Server, S
         .local_addr()
         .map_err(|source| ServerError::Listen { addr, source })?;
 
-    let (to_runtime, mut rx) = mpsc::channel::<HostToRuntime>(256);
-    tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            if let Err(e) = write_frame(&mut writer, &msg, MAX_HOST_FRAME).await {
-                tracing::warn!("writing to the runtime failed: {e}");
-                break;
-            }
-        }
-    });
+    let to_runtime = ToRuntime(Arc::new(tokio::sync::Mutex::new(writer)));
 
     Ok(Server {
         local_addr,
@@ -207,7 +209,37 @@ pub async fn start(options: ServerOptions, spawned: Spawned) -> Result<Server, S
     })
 }
 
-type Sessions = Arc<Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>>;
+type Sessions = Arc<Mutex<HashMap<u64, mpsc::Sender<Bytes>>>>;
+
+/// The host's sending half of the runtime channel, shared by every session. A frame is
+/// written whole while the lock is held, so frames never interleave; a session waiting for
+/// the lock is how a busy runtime slows its clients down.
+#[derive(Clone)]
+struct ToRuntime(Arc<tokio::sync::Mutex<OwnedWriteHalf>>);
+
+impl ToRuntime {
+    async fn send(&self, msg: &HostToRuntime) -> Result<(), FrameError> {
+        let frame = veracruz_protocol::encode_frame(msg, MAX_HOST_FRAME)?;
+        self.0.lock().await.write_all(&frame).await?;
+        Ok(())
+    }
+
+    /// Sends `buf[DATA_HEADER_MAX_BYTES..][..n]` as the session's data, putting the frame
+    /// header into the room left in front of it.
+    async fn send_data(&self, session: u64, buf: &mut [u8], n: usize) -> Result<(), FrameError> {
+        let header =
+            DataFrameHeader::new(DataDirection::HostToRuntime, session, n, MAX_HOST_FRAME)?;
+        let header = header.as_bytes();
+        let start = DATA_HEADER_MAX_BYTES - header.len();
+        buf[start..DATA_HEADER_MAX_BYTES].copy_from_slice(header);
+        self.0
+            .lock()
+            .await
+            .write_all(&buf[start..DATA_HEADER_MAX_BYTES + n])
+            .await?;
+        Ok(())
+    }
+}
 
 /// How the relay ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -311,13 +343,13 @@ impl Server {
 fn relay_client(
     id: u64,
     tcp: TcpStream,
-    to_runtime: mpsc::Sender<HostToRuntime>,
+    to_runtime: ToRuntime,
     sessions: Sessions,
     alive: mpsc::Sender<()>,
 ) {
     let _ = tcp.set_nodelay(true);
     let (mut tcp_read, mut tcp_write) = tcp.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(64);
     sessions
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -340,25 +372,21 @@ fn relay_client(
         let open = HostToRuntime {
             kind: Some(host_to_runtime::Kind::Open(SessionOpen { session: id })),
         };
-        if to_runtime.send(open).await.is_err() {
+        if to_runtime.send(&open).await.is_err() {
             return;
         }
-        let mut buf = vec![0u8; RELAY_CHUNK_BYTES];
+        // One buffer for the session's whole life: room for a frame header, then the data.
+        let mut buf = vec![0u8; DATA_HEADER_MAX_BYTES + RELAY_CHUNK_BYTES];
         loop {
             let n = tokio::select! {
-                read = tcp_read.read(&mut buf) => match read {
+                read = tcp_read.read(&mut buf[DATA_HEADER_MAX_BYTES..]) => match read {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 },
                 _ = &mut ended_rx => break,
             };
-            let data = HostToRuntime {
-                kind: Some(host_to_runtime::Kind::Data(SessionData {
-                    session: id,
-                    data: buf[..n].to_vec(),
-                })),
-            };
-            if to_runtime.send(data).await.is_err() {
+            if let Err(e) = to_runtime.send_data(id, &mut buf, n).await {
+                tracing::warn!(session = id, "writing to the runtime failed: {e}");
                 break;
             }
         }
@@ -366,6 +394,6 @@ fn relay_client(
         let close = HostToRuntime {
             kind: Some(host_to_runtime::Kind::Close(SessionClose { session: id })),
         };
-        let _ = to_runtime.send(close).await;
+        let _ = to_runtime.send(&close).await;
     });
 }

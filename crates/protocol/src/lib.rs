@@ -5,9 +5,16 @@
 //! frame is bounded by [`MAX_FRAME_BYTES`] before any allocation, so a hostile peer can make the
 //! reader allocate at most one bounded buffer; files travel as many [`v1::Chunk`]s of at most
 //! [`MAX_CHUNK_BYTES`].
+//!
+//! The bulk path is built not to copy: a frame is read into one buffer of its own and decoded
+//! from it, and the `bytes` fields that carry data ([`v1::SessionData::data`],
+//! [`v1::Chunk::data`]) are generated as [`Bytes`] that share that buffer. Relayed session data
+//! is written with a [`DataFrameHeader`] in front of bytes already in place, so it is never
+//! copied into an encoding buffer.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 
+pub use prost::bytes::Bytes;
 use prost::Message;
 
 /// Generated message types.
@@ -40,15 +47,28 @@ pub enum FrameError {
 
 /// Encodes `msg` as one frame (length prefix and message). Refuses a message over `max` bytes.
 pub fn encode_frame<M: Message>(msg: &M, max: usize) -> Result<Vec<u8>, FrameError> {
+    let mut buf = Vec::new();
+    encode_frame_into(msg, max, &mut buf)?;
+    Ok(buf)
+}
+
+/// Encodes `msg` as one frame into `buf`, replacing its contents: a buffer kept between
+/// frames is allocated once.
+pub fn encode_frame_into<M: Message>(
+    msg: &M,
+    max: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), FrameError> {
     let len = msg.encoded_len();
     if len > max {
         return Err(FrameError::TooLarge { size: len, max });
     }
-    let mut buf = Vec::with_capacity(4 + len);
+    buf.clear();
+    buf.reserve(4 + len);
     buf.extend_from_slice(&(len as u32).to_be_bytes());
-    msg.encode(&mut buf)
+    msg.encode(buf)
         .expect("a Vec with enough capacity cannot run out of space");
-    Ok(buf)
+    Ok(())
 }
 
 /// Writes `msg` as one frame. Refuses (before writing anything) a message over `max` bytes.
@@ -57,11 +77,23 @@ pub fn write_frame<W: Write, M: Message>(w: &mut W, msg: &M, max: usize) -> Resu
     Ok(())
 }
 
-/// Reads one frame into `buf` (reused between calls) and decodes it.
-/// Returns `Ok(None)` on a clean end of stream between frames.
+/// [`write_frame`], encoding into `scratch` (kept between frames) instead of a new buffer.
+pub fn write_frame_with<W: Write, M: Message>(
+    w: &mut W,
+    msg: &M,
+    max: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    encode_frame_into(msg, max, scratch)?;
+    w.write_all(scratch)?;
+    Ok(())
+}
+
+/// Reads one frame into a buffer of its own and decodes it from there, so the message's
+/// [`Bytes`] fields share that buffer. Returns `Ok(None)` on a clean end of stream between
+/// frames.
 pub fn read_frame<R: Read, M: Message + Default>(
     r: &mut R,
-    buf: &mut Vec<u8>,
     max: usize,
     what: &'static str,
 ) -> Result<Option<M>, FrameError> {
@@ -75,16 +107,151 @@ pub fn read_frame<R: Read, M: Message + Default>(
     if len > max {
         return Err(FrameError::TooLarge { size: len, max });
     }
-    buf.clear();
-    buf.resize(len, 0);
-    match read_exact_or_eof(r, buf)? {
+    let mut buf = vec![0u8; len];
+    match read_exact_or_eof(r, &mut buf)? {
         ReadState::Full => {}
         _ if len == 0 => {}
         _ => return Err(FrameError::Truncated),
     }
-    M::decode(buf.as_slice())
-        .map(Some)
-        .map_err(|source| FrameError::Decode { what, source })
+    decode_frame(buf, what).map(Some)
+}
+
+/// Decodes a frame's body (without its length prefix), sharing `body` with the message's
+/// [`Bytes`] fields.
+pub fn decode_frame<M: Message + Default>(
+    body: Vec<u8>,
+    what: &'static str,
+) -> Result<M, FrameError> {
+    M::decode(Bytes::from(body)).map_err(|source| FrameError::Decode { what, source })
+}
+
+/// Which channel message a [`DataFrameHeader`] frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataDirection {
+    /// `HostToRuntime.data`: client bytes the host relays to the runtime.
+    HostToRuntime,
+    /// `RuntimeToHost.data`: runtime bytes the host relays to a client.
+    RuntimeToHost,
+}
+
+/// Longest [`DataFrameHeader`]: length prefix, outer key and length, session key and value,
+/// data key and length.
+pub const DATA_HEADER_MAX_BYTES: usize = 4 + 1 + 10 + 1 + 10 + 1 + 10;
+
+/// Everything of a `SessionData` frame that comes before the data: written in front of bytes
+/// already in place (or with a vectored write), the frame needs no encoding buffer and no copy.
+/// The bytes are exactly what prost encodes for the same message.
+#[derive(Clone, Copy, Debug)]
+pub struct DataFrameHeader {
+    bytes: [u8; DATA_HEADER_MAX_BYTES],
+    len: usize,
+}
+
+impl DataFrameHeader {
+    /// The header for `data_len` bytes of `session`; refuses a frame over `max` bytes.
+    pub fn new(
+        direction: DataDirection,
+        session: u64,
+        data_len: usize,
+        max: usize,
+    ) -> Result<DataFrameHeader, FrameError> {
+        // Field numbers and wire types from proto/veracruz.proto: `data` is field 5 of
+        // HostToRuntime and 3 of RuntimeToHost; SessionData is `session = 1` (varint) and
+        // `data = 2` (length-delimited), each left out when it is the default, as prost does.
+        let outer_key: u64 = match direction {
+            DataDirection::HostToRuntime => (5 << 3) | 2,
+            DataDirection::RuntimeToHost => (3 << 3) | 2,
+        };
+        let session_len = if session == 0 {
+            0
+        } else {
+            1 + varint_len(session)
+        };
+        let data_field_len = if data_len == 0 {
+            0
+        } else {
+            1 + varint_len(data_len as u64) + data_len
+        };
+        let inner = session_len + data_field_len;
+        let message = 1 + varint_len(inner as u64) + inner;
+        if message > max || message > u32::MAX as usize {
+            return Err(FrameError::TooLarge { size: message, max });
+        }
+        let mut header = DataFrameHeader {
+            bytes: [0; DATA_HEADER_MAX_BYTES],
+            len: 0,
+        };
+        header.push(&(message as u32).to_be_bytes());
+        header.push_varint(outer_key);
+        header.push_varint(inner as u64);
+        if session != 0 {
+            header.push_varint(1 << 3);
+            header.push_varint(session);
+        }
+        if data_len != 0 {
+            header.push_varint((2 << 3) | 2);
+            header.push_varint(data_len as u64);
+        }
+        Ok(header)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn push_varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.push(&[(v as u8) | 0x80]);
+            v >>= 7;
+        }
+        self.push(&[v as u8]);
+    }
+}
+
+fn varint_len(v: u64) -> usize {
+    // 7 bits per byte; 0 still takes one byte.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Most data slices [`write_data_frame`] takes.
+pub const MAX_DATA_SLICES: usize = 8;
+
+/// Writes `header` then `data` (at most [`MAX_DATA_SLICES`] slices, together the length the
+/// header was made for) as one frame with vectored writes: no encoding buffer, no copy.
+pub fn write_data_frame<W: Write>(
+    w: &mut W,
+    header: &DataFrameHeader,
+    data: &[&[u8]],
+) -> io::Result<()> {
+    if data.len() > MAX_DATA_SLICES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} data slices for one frame; at most {MAX_DATA_SLICES}",
+                data.len()
+            ),
+        ));
+    }
+    let mut slices = [IoSlice::new(&[]); 1 + MAX_DATA_SLICES];
+    slices[0] = IoSlice::new(header.as_bytes());
+    for (slot, d) in slices[1..].iter_mut().zip(data) {
+        *slot = IoSlice::new(d);
+    }
+    let mut rest = &mut slices[..1 + data.len()];
+    while !rest.is_empty() {
+        match w.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 enum ReadState {
@@ -157,15 +324,13 @@ mod tests {
         write_frame(&mut wire, &req, MAX_FRAME_BYTES).unwrap();
         write_frame(&mut wire, &req, MAX_FRAME_BYTES).unwrap();
         let mut r = wire.as_slice();
-        let mut buf = Vec::new();
         for _ in 0..2 {
-            let got: Request = read_frame(&mut r, &mut buf, MAX_FRAME_BYTES, "request")
+            let got: Request = read_frame(&mut r, MAX_FRAME_BYTES, "request")
                 .unwrap()
                 .unwrap();
             assert_eq!(got, req);
         }
-        let end: Option<Request> =
-            read_frame(&mut r, &mut buf, MAX_FRAME_BYTES, "request").unwrap();
+        let end: Option<Request> = read_frame(&mut r, MAX_FRAME_BYTES, "request").unwrap();
         assert!(end.is_none());
     }
 
@@ -173,15 +338,12 @@ mod tests {
     fn oversized_frames_are_refused_before_allocation() {
         let mut wire = Vec::new();
         wire.extend_from_slice(&u32::MAX.to_be_bytes());
-        let mut buf = Vec::new();
         let err =
-            read_frame::<_, Request>(&mut wire.as_slice(), &mut buf, MAX_FRAME_BYTES, "request")
-                .unwrap_err();
+            read_frame::<_, Request>(&mut wire.as_slice(), MAX_FRAME_BYTES, "request").unwrap_err();
         assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
-        assert!(buf.capacity() < 1024);
 
         let big = Chunk {
-            data: vec![0; MAX_FRAME_BYTES],
+            data: vec![0; MAX_FRAME_BYTES].into(),
             last: true,
         };
         assert!(matches!(
@@ -195,20 +357,95 @@ mod tests {
         let mut wire = Vec::new();
         write_frame(&mut wire, &Response::ok("fine"), MAX_FRAME_BYTES).unwrap();
         wire.truncate(wire.len() - 1);
-        let mut buf = Vec::new();
         assert!(matches!(
-            read_frame::<_, Response>(&mut wire.as_slice(), &mut buf, MAX_FRAME_BYTES, "response"),
+            read_frame::<_, Response>(&mut wire.as_slice(), MAX_FRAME_BYTES, "response"),
             Err(FrameError::Truncated)
         ));
         let garbage = [0u8, 0, 0, 3, 0xff, 0xff, 0xff];
         assert!(matches!(
-            read_frame::<_, Response>(
-                &mut garbage.as_slice(),
-                &mut buf,
-                MAX_FRAME_BYTES,
-                "response"
-            ),
+            read_frame::<_, Response>(&mut garbage.as_slice(), MAX_FRAME_BYTES, "response"),
             Err(FrameError::Decode { .. })
         ));
+    }
+
+    /// The hand-written header plus the data is byte for byte what prost encodes, for both
+    /// directions and at every varint-length boundary.
+    #[test]
+    fn data_frame_headers_match_prost() {
+        let sessions = [0u64, 1, 127, 128, 16_383, 16_384, u64::MAX];
+        let lens = [
+            0usize,
+            1,
+            100,
+            127,
+            128,
+            16_383,
+            16_384,
+            65_536,
+            MAX_CHUNK_BYTES,
+        ];
+        for &session in &sessions {
+            for &n in &lens {
+                let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                let msg = SessionData {
+                    session,
+                    data: data.clone().into(),
+                };
+                for direction in [DataDirection::HostToRuntime, DataDirection::RuntimeToHost] {
+                    let expected = match direction {
+                        DataDirection::HostToRuntime => encode_frame(
+                            &HostToRuntime {
+                                kind: Some(host_to_runtime::Kind::Data(msg.clone())),
+                            },
+                            MAX_FRAME_BYTES,
+                        ),
+                        DataDirection::RuntimeToHost => encode_frame(
+                            &RuntimeToHost {
+                                kind: Some(runtime_to_host::Kind::Data(msg.clone())),
+                            },
+                            MAX_FRAME_BYTES,
+                        ),
+                    }
+                    .unwrap();
+                    let header =
+                        DataFrameHeader::new(direction, session, n, MAX_FRAME_BYTES).unwrap();
+                    // Split the data over slices, as a vectored TLS write hands it over.
+                    let (a, b) = data.split_at(n / 3);
+                    let mut wire = Vec::new();
+                    write_data_frame(&mut wire, &header, &[a, &[], b]).unwrap();
+                    assert_eq!(
+                        wire, expected,
+                        "session {session}, {n} bytes, {direction:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn data_frame_headers_are_bounded() {
+        let err =
+            DataFrameHeader::new(DataDirection::HostToRuntime, 1, 1 << 20, 1 << 20).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { .. }), "{err}");
+        let many = [&b"x"[..]; MAX_DATA_SLICES + 1];
+        let header =
+            DataFrameHeader::new(DataDirection::RuntimeToHost, 1, many.len(), 1 << 20).unwrap();
+        let err = write_data_frame(&mut Vec::new(), &header, &many).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    /// A decoded chunk shares the frame's buffer instead of copying out of it.
+    #[test]
+    fn bulk_fields_share_the_frame_buffer() {
+        let chunk = Chunk {
+            data: vec![7u8; 4096].into(),
+            last: false,
+        };
+        let frame = encode_frame(&chunk, MAX_FRAME_BYTES).unwrap();
+        let body = frame[4..].to_vec();
+        let range = body.as_ptr_range();
+        let decoded: Chunk = decode_frame(body, "chunk").unwrap();
+        assert_eq!(decoded, chunk);
+        assert!(range.contains(&decoded.data.as_ptr()));
     }
 }

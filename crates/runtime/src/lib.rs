@@ -150,10 +150,8 @@ pub fn serve(
 ) -> Result<(), RuntimeError> {
     let link = HostLink::new(stream.try_clone().map_err(FrameError::Io)?);
     let mut reader = stream;
-    let mut buf = Vec::new();
-    let first: HostToRuntime =
-        read_frame(&mut reader, &mut buf, MAX_HOST_FRAME_BYTES, "host message")?
-            .ok_or(RuntimeError::NoPolicy)?;
+    let first: HostToRuntime = read_frame(&mut reader, MAX_HOST_FRAME_BYTES, "host message")?
+        .ok_or(RuntimeError::NoPolicy)?;
     let Some(host_to_runtime::Kind::Policy(policy_bytes)) = first.kind else {
         link.refuse("the first message must be the policy");
         return Err(RuntimeError::PolicyExpected);
@@ -177,12 +175,8 @@ pub fn serve(
     let mut sessions: HashMap<u64, SyncSender<Inbound>> = HashMap::new();
 
     loop {
-        let Some(msg) = read_frame::<_, HostToRuntime>(
-            &mut reader,
-            &mut buf,
-            MAX_HOST_FRAME_BYTES,
-            "host message",
-        )?
+        let Some(msg) =
+            read_frame::<_, HostToRuntime>(&mut reader, MAX_HOST_FRAME_BYTES, "host message")?
         else {
             tracing::info!("the host closed the channel");
             return Ok(());

@@ -5,13 +5,16 @@
 //! is read, and everything in it is checked before use. A session's bytes are TLS records, so
 //! the host can drop or corrupt them but not read or forge them.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use veracruz_protocol::v1::{runtime_to_host, RuntimeToHost, SessionClose, SessionData};
-use veracruz_protocol::{write_frame, FrameError, MAX_FRAME_BYTES};
+use veracruz_protocol::v1::{runtime_to_host, RuntimeToHost, SessionClose};
+use veracruz_protocol::{
+    write_data_frame, write_frame, Bytes, DataDirection, DataFrameHeader, FrameError,
+    MAX_CHUNK_BYTES, MAX_DATA_SLICES, MAX_FRAME_BYTES,
+};
 
 /// Largest frame the host may send: a whole policy (at most 4 MiB) plus framing.
 pub const MAX_HOST_FRAME_BYTES: usize = veracruz_policy::validate::MAX_POLICY_BYTES + 64 * 1024;
@@ -37,6 +40,21 @@ impl HostLink {
         write_frame(&mut *w, &msg, MAX_FRAME_BYTES + 1024)
     }
 
+    /// Sends `data` (the slices together) to the host as one `SessionData` frame, written
+    /// straight from the slices: no encoding buffer, no copy.
+    fn send_data(&self, session: u64, data: &[&[u8]]) -> io::Result<()> {
+        let len = data.iter().map(|d| d.len()).sum();
+        let header = DataFrameHeader::new(
+            DataDirection::RuntimeToHost,
+            session,
+            len,
+            MAX_FRAME_BYTES + 1024,
+        )
+        .map_err(io::Error::other)?;
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        write_data_frame(&mut *w, &header, data)
+    }
+
     /// Tells the host something it asked for was refused; the runtime carries on.
     pub fn refuse(&self, reason: impl Into<String>) {
         let reason = reason.into();
@@ -47,7 +65,8 @@ impl HostLink {
 
 /// What the host reader hands a session.
 pub enum Inbound {
-    Data(Vec<u8>),
+    /// A slice of the frame the host sent (shared with it, not copied out of it).
+    Data(Bytes),
 }
 
 /// One session's byte stream: reads what the host relays from the client, writes go back to
@@ -55,8 +74,7 @@ pub enum Inbound {
 pub struct SessionIo {
     id: u64,
     rx: Receiver<Inbound>,
-    pending: Vec<u8>,
-    pos: usize,
+    pending: Bytes,
     link: Arc<HostLink>,
 }
 
@@ -67,8 +85,7 @@ impl SessionIo {
             SessionIo {
                 id,
                 rx,
-                pending: Vec::new(),
-                pos: 0,
+                pending: Bytes::new(),
                 link,
             },
             tx,
@@ -85,33 +102,43 @@ impl SessionIo {
 
 impl Read for SessionIo {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.pending.len() {
+        while self.pending.is_empty() {
             match self.rx.recv() {
-                Ok(Inbound::Data(data)) => {
-                    self.pending = data;
-                    self.pos = 0;
-                }
+                Ok(Inbound::Data(data)) => self.pending = data,
                 // The host closed the session (or the runtime is going away): end of stream.
                 Err(_) => return Ok(0),
             }
         }
-        let n = buf.len().min(self.pending.len() - self.pos);
-        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
-        self.pos += n;
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
         Ok(n)
     }
 }
 
 impl Write for SessionIo {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len().min(MAX_FRAME_BYTES);
-        self.link
-            .send(runtime_to_host::Kind::Data(SessionData {
-                session: self.id,
-                data: buf[..n].to_vec(),
-            }))
-            .map_err(io::Error::other)?;
-        Ok(n)
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    /// rustls hands over its queued TLS records as several slices; they go out as one frame
+    /// (up to a chunk's worth), written from the slices themselves.
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut parts: [&[u8]; MAX_DATA_SLICES] = [&[]; MAX_DATA_SLICES];
+        let (mut count, mut total) = (0, 0);
+        for b in bufs.iter().filter(|b| !b.is_empty()) {
+            if count == MAX_DATA_SLICES || total == MAX_CHUNK_BYTES {
+                break;
+            }
+            let take = b.len().min(MAX_CHUNK_BYTES - total);
+            parts[count] = &b[..take];
+            count += 1;
+            total += take;
+        }
+        if total == 0 {
+            return Ok(0);
+        }
+        self.link.send_data(self.id, &parts[..count])?;
+        Ok(total)
     }
 
     fn flush(&mut self) -> io::Result<()> {

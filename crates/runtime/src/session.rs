@@ -63,9 +63,8 @@ pub fn run(
         return false;
     };
     tracing::info!(session = id, %principal, "session established");
-    let mut buf = Vec::new();
     let shut_down = loop {
-        let request: Request = match read_frame(&mut tls, &mut buf, MAX_FRAME_BYTES, "request") {
+        let request: Request = match read_frame(&mut tls, MAX_FRAME_BYTES, "request") {
             Ok(Some(r)) => r,
             Ok(None) => break false,
             Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -86,7 +85,7 @@ pub fn run(
                 break false;
             }
         };
-        match handle(&mut tls, &mut buf, &principal, request, &computation) {
+        match handle(&mut tls, &principal, request, &computation) {
             Ok(Next::Continue) => {}
             Ok(Next::Close) => break false,
             Ok(Next::ShutDown) => break true,
@@ -115,7 +114,6 @@ fn reply(tls: &mut Tls, result: Result<Response, Refusal>) -> Result<(), FrameEr
 
 fn handle(
     tls: &mut Tls,
-    buf: &mut Vec<u8>,
     principal: &str,
     request: Request,
     c: &Computation,
@@ -125,7 +123,7 @@ fn handle(
         return Ok(Next::Continue);
     };
     match kind {
-        request::Kind::BeginWrite(w) => return write(tls, buf, principal, w, c),
+        request::Kind::BeginWrite(w) => return write(tls, principal, w, c),
         request::Kind::Chunk(_) => {
             send(
                 tls,
@@ -209,7 +207,6 @@ fn vote(tls: &mut Tls, principal: &str, c: &Computation) -> Result<Next, FrameEr
 
 fn write(
     tls: &mut Tls,
-    buf: &mut Vec<u8>,
     principal: &str,
     begin: v1::BeginWrite,
     c: &Computation,
@@ -226,7 +223,7 @@ fn write(
         &Response::ok(format!("send {} bytes for {}", begin.size, begin.path)),
     )?;
     loop {
-        let Some(req) = read_frame::<_, Request>(tls, buf, MAX_FRAME_BYTES, "request")? else {
+        let Some(req) = read_frame::<_, Request>(tls, MAX_FRAME_BYTES, "request")? else {
             // The client left mid-write: the staged bytes are dropped with `pending`.
             return Ok(Next::Close);
         };
@@ -281,7 +278,10 @@ fn read(tls: &mut Tls, principal: &str, path: &str, c: &Computation) -> Result<N
         };
         offset += data.len() as u64;
         let last = data.is_empty() || offset >= size;
-        let chunk = v1::Chunk { data, last };
+        let chunk = v1::Chunk {
+            data: data.into(),
+            last,
+        };
         send(
             tls,
             &Response::ok("").with_body(response::Body::Chunk(chunk)),

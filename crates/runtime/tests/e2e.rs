@@ -916,8 +916,7 @@ mod raw {
         };
         write_frame(&mut tls, &req, MAX_FRAME_BYTES).map_err(|e| e.to_string())?;
         tls.flush().map_err(|e| e.to_string())?;
-        let mut buf = Vec::new();
-        read_frame::<_, Response>(&mut tls, &mut buf, MAX_FRAME_BYTES, "response")
+        read_frame::<_, Response>(&mut tls, MAX_FRAME_BYTES, "response")
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "closed".to_string())
     }
@@ -928,8 +927,7 @@ mod raw {
         let mut tls = connect(d, &p.certificate_pem, &p.key_pem).map_err(|e| e.to_string())?;
         tls.write_all(bytes).map_err(|e| e.to_string())?;
         tls.flush().map_err(|e| e.to_string())?;
-        let mut buf = Vec::new();
-        read_frame::<_, Response>(&mut tls, &mut buf, MAX_FRAME_BYTES, "response")
+        read_frame::<_, Response>(&mut tls, MAX_FRAME_BYTES, "response")
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "closed".to_string())
     }

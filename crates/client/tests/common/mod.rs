@@ -406,7 +406,6 @@ fn serve(
         }
     }
     let mut tls = rustls::StreamOwned::new(conn, sock);
-    let mut buf = Vec::new();
     let mut receipt: Option<v1::Receipt> = None;
     let mut round = 0u64;
     loop {
@@ -415,7 +414,7 @@ fn serve(
             count: 0,
         };
         let req: Option<v1::Request> =
-            read_frame(&mut counting, &mut buf, MAX_FRAME_BYTES, "request").unwrap_or(None);
+            read_frame(&mut counting, MAX_FRAME_BYTES, "request").unwrap_or(None);
         log.application_bytes += counting.count;
         let Some(v1::Request { kind: Some(kind) }) = req else {
             break;
@@ -460,8 +459,7 @@ fn serve(
                         count: 0,
                     };
                     let c: Option<v1::Request> =
-                        read_frame(&mut counting, &mut buf, MAX_FRAME_BYTES, "chunk")
-                            .unwrap_or(None);
+                        read_frame(&mut counting, MAX_FRAME_BYTES, "chunk").unwrap_or(None);
                     log.application_bytes += counting.count;
                     match c {
                         Some(v1::Request {
@@ -517,7 +515,7 @@ fn serve(
                     reply(
                         &mut tls,
                         v1::Response::ok("").with_body(response::Body::Chunk(v1::Chunk {
-                            data: c.to_vec(),
+                            data: c.to_vec().into(),
                             last: i + 1 == count,
                         })),
                     );
