@@ -10,7 +10,10 @@
 //! version the engine links (checked), and without it the CLI columns are left out and say
 //! so. It runs each module precompiled (`wasmtime compile`, not timed) twice: with the
 //! engine's configuration (NaN canonicalisation, epoch interruption for the time limit) and
-//! with the CLI's defaults. Its figure is the whole process, like the native one.
+//! with the CLI's defaults. Its figure is the whole process, like the native one. A CLI run
+//! longer than `VERACRUZ_BENCH_CLI_TIMEOUT_S` (default 60) seconds is stopped and reported as
+//! such (the CLI's WASI lists a directory in quadratic time, which private-auction's 20,000
+//! files turn into hours).
 //! `VERACRUZ_BENCH_REPS` (default 3) runs per native and JIT measurement, and
 //! `VERACRUZ_BENCH_INTERP_REPS` (default 1) per interpreter measurement; the median is
 //! reported. Inputs are generated (seed 1) under `VERACRUZ_BENCH_DIR`, default
@@ -20,8 +23,9 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use veracruz_engine::Strategy;
@@ -176,8 +180,14 @@ impl WasmtimeCli {
     }
 
     /// Runs the example's programs in order, as whole processes, with `root` as the guest's
-    /// `/` and the template's environment.
-    fn run(&self, spec: &Spec, root: &Path, config: CliConfig) -> Duration {
+    /// `/` and the template's environment. `None`: stopped after `timeout`.
+    fn run(
+        &self,
+        spec: &Spec,
+        root: &Path,
+        config: CliConfig,
+        timeout: Duration,
+    ) -> Option<Duration> {
         let env = policy_env(spec.name).expect("policy template");
         fs::create_dir_all(root.join("output")).expect("create output directory");
         let started = Instant::now();
@@ -195,19 +205,36 @@ impl WasmtimeCli {
             for (k, v) in &env {
                 cmd.arg("--env").arg(format!("{}={}", k, v));
             }
-            let out = cmd
+            let mut child = cmd
                 .arg(self.cwasm(program, config))
-                .output()
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
                 .expect("run wasmtime");
+            let status = loop {
+                if let Some(status) = child.try_wait().expect("wait for wasmtime") {
+                    break status;
+                }
+                if started.elapsed() > timeout {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            };
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut stderr);
+            }
             assert!(
-                out.status.success(),
+                status.success(),
                 "{} failed under the wasmtime CLI ({}): {}",
                 program,
                 config.name(),
-                String::from_utf8_lossy(&out.stderr)
+                stderr
             );
         }
-        started.elapsed()
+        Some(started.elapsed())
     }
 }
 
@@ -239,6 +266,7 @@ fn main() {
         }
     };
     let json_out = std::env::var_os("VERACRUZ_BENCH_JSON").map(PathBuf::from);
+    let cli_timeout = Duration::from_secs(env_count("VERACRUZ_BENCH_CLI_TIMEOUT_S", 60) as u64);
     let mut rows = Vec::new();
 
     println!(
@@ -292,20 +320,28 @@ fn main() {
         };
         let jit_time = timed(&jit, reps);
         let interp_time = timed(&interp, interp_reps);
-        let mut cli_times = Vec::new();
+        // Per configuration: `None` if the CLI is missing, `Some(None)` if a run timed out.
+        let mut cli_times: Vec<Option<Duration>> = Vec::new();
         if let Some(cli) = &cli {
             for config in [CliConfig::Engine, CliConfig::Default] {
                 cli.prepare(spec, config);
                 let mut times = Vec::new();
                 for _ in 0..reps {
                     clear_outputs(&root);
-                    times.push(cli.run(spec, &root, config));
+                    match cli.run(spec, &root, config, cli_timeout) {
+                        Some(t) => times.push(t),
+                        None => break,
+                    }
+                }
+                if times.len() < reps {
+                    cli_times.push(None);
+                    continue;
                 }
                 outputs.push((
                     format!("the wasmtime CLI ({})", config.name()),
                     read_tree(&root.join("output")).expect("outputs"),
                 ));
-                cli_times.push(median(times));
+                cli_times.push(Some(median(times)));
             }
         }
         let native_time = median(native);
@@ -318,52 +354,63 @@ fn main() {
                 pair[1].0
             );
         }
-        let cell = |t: Option<&Duration>, f: &dyn Fn(&Duration) -> String| {
-            t.map(f).unwrap_or_else(|| "—".into())
-        };
+        // A CLI cell: its figure, "> timeout" if it was stopped, "—" without the CLI.
+        let cli_cell =
+            |i: usize, f: &dyn Fn(Duration) -> String, over: &dyn Fn() -> String| match cli_times
+                .get(i)
+            {
+                None => "—".to_string(),
+                Some(Some(t)) => f(*t),
+                Some(None) => over(),
+            };
+        let timeout_s = cli_timeout.as_secs_f64();
         println!(
             "| {} | {:.1} MB | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.1} |",
             spec.name,
             bytes as f64 / 1e6,
             secs(native_time),
             secs(jit_time),
-            cell(cli_times.first(), &|t| secs(*t)),
-            cell(cli_times.get(1), &|t| secs(*t)),
+            cli_cell(0, &secs, &|| format!("> {timeout_s:.0} s")),
+            cli_cell(1, &secs, &|| format!("> {timeout_s:.0} s")),
             secs(interp_time),
             ratio(jit_time, native_time),
-            cell(cli_times.first(), &|t| format!(
-                "{:.2}",
-                ratio(jit_time, *t)
-            )),
-            cell(cli_times.get(1), &|t| format!(
-                "{:.2}",
-                ratio(*t, native_time)
-            )),
+            cli_cell(0, &|t| format!("{:.2}", ratio(jit_time, t)), &|| {
+                format!("< {:.3}", jit_time.as_secs_f64() / timeout_s)
+            }),
+            cli_cell(1, &|t| format!("{:.2}", ratio(t, native_time)), &|| {
+                format!("> {:.0}", timeout_s / native_time.as_secs_f64())
+            }),
             ratio(interp_time, native_time),
         );
+        let cli_json = |i: usize| cli_times.get(i).copied().flatten().map(|t| t.as_secs_f64());
+        let timed_out = |i: usize| matches!(cli_times.get(i), Some(None));
         rows.push(serde_json::json!({
             "example": spec.name,
             "input_bytes": bytes,
             "native_s": native_time.as_secs_f64(),
             "jit_s": jit_time.as_secs_f64(),
-            "cli_engine_config_s": cli_times.first().map(|t| t.as_secs_f64()),
-            "cli_default_s": cli_times.get(1).map(|t| t.as_secs_f64()),
+            "cli_engine_config_s": cli_json(0),
+            "cli_engine_config_timed_out": timed_out(0),
+            "cli_default_s": cli_json(1),
+            "cli_default_timed_out": timed_out(1),
             "interpreter_s": interp_time.as_secs_f64(),
         }));
+        // Written after every example, so an interrupted run keeps what it measured.
+        if let Some(path) = &json_out {
+            let doc = serde_json::json!({
+                "reps": reps,
+                "interpreter_reps": interp_reps,
+                "cli_timeout_s": timeout_s,
+                "wasmtime_cli": cli.as_ref().map(|c| c.exe.display().to_string()),
+                "rows": rows,
+            });
+            fs::write(
+                path,
+                serde_json::to_string_pretty(&doc).expect("json") + "\n",
+            )
+            .unwrap_or_else(|e| panic!("writing {}: {}", path.display(), e));
+        }
         clear_outputs(&root);
         fs::remove_dir_all(&root).expect("remove benchmark inputs");
-    }
-    if let Some(path) = json_out {
-        let doc = serde_json::json!({
-            "reps": reps,
-            "interpreter_reps": interp_reps,
-            "wasmtime_cli": cli.as_ref().map(|c| c.exe.display().to_string()),
-            "rows": rows,
-        });
-        fs::write(
-            &path,
-            serde_json::to_string_pretty(&doc).expect("json") + "\n",
-        )
-        .unwrap_or_else(|e| panic!("writing {}: {}", path.display(), e));
     }
 }

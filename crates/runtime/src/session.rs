@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use veracruz_protocol::v1::{self, request, response, Code, ConsentKind, Request, Response};
 use veracruz_protocol::{
-    read_frame, write_frame, FrameError, DEFAULT_CHUNK_BYTES, MAX_FRAME_BYTES,
+    read_frame, write_frame_with, FrameError, DEFAULT_CHUNK_BYTES, MAX_FRAME_BYTES,
 };
 
 use crate::computation::Computation;
@@ -101,8 +101,14 @@ pub fn run(
     shut_down
 }
 
+thread_local! {
+    /// The session's response encoding buffer (each session has a thread of its own), kept so
+    /// that streaming a file does not allocate one per chunk.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn send(tls: &mut Tls, response: &Response) -> Result<(), FrameError> {
-    write_frame(tls, response, MAX_FRAME_BYTES)?;
+    SCRATCH.with_borrow_mut(|scratch| write_frame_with(tls, response, MAX_FRAME_BYTES, scratch))?;
     std::io::Write::flush(tls)?;
     Ok(())
 }
