@@ -38,6 +38,8 @@ pub enum ClientError {
     PolicyBytesMismatch { expected: String, got: String },
     #[error("the policy cannot be used for TLS: {0}")]
     Config(String),
+    #[error("invalid client options: {0}")]
+    Options(String),
     #[error("cannot resolve server address `{addr}`: {source}")]
     Resolve { addr: String, source: io::Error },
     #[error("cannot connect to {addr}: {source}")]
@@ -154,6 +156,9 @@ pub struct ClientOptions {
     pub io_timeout: Option<Duration>,
     /// Accept a runtime whose certificate says it runs in a debug mode.
     pub allow_debug_runtime: bool,
+    /// Bytes per chunk when sending a file: 1 to `MAX_CHUNK_BYTES` (1 MiB). The default
+    /// (256 KiB) was chosen by measurement (docs/PERFORMANCE.md).
+    pub chunk_bytes: usize,
 }
 
 impl Default for ClientOptions {
@@ -164,6 +169,7 @@ impl Default for ClientOptions {
             handshake_timeout: Duration::from_secs(30),
             io_timeout: None,
             allow_debug_runtime: false,
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
         }
     }
 }
@@ -187,6 +193,7 @@ pub struct Client {
     server: SocketAddr,
     /// Encoding buffer kept between requests.
     scratch: Vec<u8>,
+    chunk_bytes: usize,
     broken: bool,
     closed: bool,
 }
@@ -262,6 +269,12 @@ impl Client {
         identity: Identity,
         options: &ClientOptions,
     ) -> Result<Client, ClientError> {
+        if !(1..=MAX_CHUNK_BYTES).contains(&options.chunk_bytes) {
+            return Err(ClientError::Options(format!(
+                "chunk_bytes is {}; it must be 1 to {MAX_CHUNK_BYTES}",
+                options.chunk_bytes
+            )));
+        }
         let got = policy_hash(policy_bytes);
         if got != policy.hash() {
             return Err(ClientError::PolicyBytesMismatch {
@@ -345,6 +358,7 @@ impl Client {
             principal,
             server,
             scratch: Vec::new(),
+            chunk_bytes: options.chunk_bytes,
             broken: false,
             closed: false,
         })
@@ -456,8 +470,7 @@ impl Client {
             size,
         }))?;
         debug!(path, size, append, "sending file");
-        let chunk_len =
-            usize::try_from(size).map_or(DEFAULT_CHUNK_BYTES, |s| s.min(DEFAULT_CHUNK_BYTES));
+        let chunk_len = usize::try_from(size).map_or(self.chunk_bytes, |s| s.min(self.chunk_bytes));
         let mut done = 0u64;
         progress(0, size);
         loop {

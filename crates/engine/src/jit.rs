@@ -16,7 +16,7 @@ use wasmtime::{
 use crate::cache::ModuleCache;
 use crate::host::{self, Abort, HostCalls, ImportKind, ValKind, MAX_PARAMS};
 use crate::limiter::Limiter;
-use crate::{limit, EngineError, Limits, RunOutcome, TrapKind};
+use crate::{limit, EngineError, Limits, Nans, RunOutcome, TrapKind};
 
 /// How often the epoch advances when a deadline is set.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -41,14 +41,14 @@ pub(crate) struct Jit {
 }
 
 impl Jit {
-    pub(crate) fn new(limits: &Limits) -> Result<Jit, EngineError> {
+    pub(crate) fn new(limits: &Limits, nans: Nans) -> Result<Jit, EngineError> {
         let mut config = Config::new();
         config
             .cranelift_opt_level(OptLevel::Speed)
             // Both engines must give the same result for the same program: NaN bit patterns
-            // are made canonical, and features the interpreter lacks (or that are
-            // nondeterministic, like relaxed SIMD) are off.
-            .cranelift_nan_canonicalization(true)
+            // are made canonical (unless the policy accepts the CPU's), and features the
+            // interpreter lacks (or that are nondeterministic, like relaxed SIMD) are off.
+            .cranelift_nan_canonicalization(nans == Nans::Canonical)
             .wasm_relaxed_simd(false)
             .wasm_simd(false)
             .wasm_multi_memory(false)

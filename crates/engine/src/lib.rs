@@ -116,6 +116,18 @@ impl FromStr for Strategy {
     }
 }
 
+/// How the bits of NaN results are chosen. WebAssembly lets an operation that produces a NaN
+/// give any NaN; the choice is the only nondeterminism left in the programs the engines accept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Nans {
+    /// Every NaN result is the canonical NaN, in both engines and on every CPU.
+    #[default]
+    Canonical,
+    /// The JIT leaves NaN bits as the CPU produces them (one check fewer after every float
+    /// operation); the interpreter stays canonical.
+    Hardware,
+}
+
 /// What one run may consume. Every field is enforced by both engines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -192,6 +204,7 @@ enum Backend {
 pub struct Engine {
     strategy: Strategy,
     limits: Limits,
+    nans: Nans,
     backend: Backend,
 }
 
@@ -205,20 +218,34 @@ impl fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// An engine whose NaN results are canonical ([`Nans::Canonical`]).
     pub fn new(strategy: Strategy, limits: Limits) -> Result<Engine, EngineError> {
+        Engine::with_nans(strategy, limits, Nans::Canonical)
+    }
+
+    pub fn with_nans(
+        strategy: Strategy,
+        limits: Limits,
+        nans: Nans,
+    ) -> Result<Engine, EngineError> {
         let backend = match strategy {
-            Strategy::Jit => Backend::Jit(jit::Jit::new(&limits)?),
+            Strategy::Jit => Backend::Jit(jit::Jit::new(&limits, nans)?),
             Strategy::Interpreter => Backend::Interpreter(interp::Interp::new(&limits)?),
         };
         Ok(Engine {
             strategy,
             limits,
+            nans,
             backend,
         })
     }
 
     pub fn strategy(&self) -> Strategy {
         self.strategy
+    }
+
+    pub fn nans(&self) -> Nans {
+        self.nans
     }
 
     pub fn limits(&self) -> &Limits {

@@ -122,3 +122,39 @@ fn both_engines_give_identical_results_on_every_guest() {
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
+
+/// By default both engines give the canonical NaN; with `Nans::Hardware` the JIT leaves the
+/// bits the CPU produced, and the interpreter stays canonical.
+#[test]
+fn nan_bits_are_canonical_unless_hardware_nans_are_asked_for() {
+    use veracruz_engine::{Engine, Invocation, Nans};
+    use veracruz_wasi::WasiCtx;
+
+    let wasm = wat("nan");
+    let bits = |strategy: Strategy, nans: Nans| -> Vec<u8> {
+        let engine = Engine::with_nans(strategy, Limits::default(), nans).unwrap();
+        let wasi = WasiCtx::new(
+            engine.wasi_config(&Invocation::default()),
+            layout().handle(program_caps()),
+        )
+        .unwrap();
+        let finished = engine.run(&wasm, wasi);
+        assert_eq!(finished.result.map(|o| o.exit_code), Ok(0));
+        finished.wasi.stdout()
+    };
+    let mut canonical = Vec::new();
+    canonical.extend_from_slice(&0x7fc0_0000u32.to_le_bytes());
+    canonical.extend_from_slice(&0x7fc0_0000u32.to_le_bytes());
+    canonical.extend_from_slice(&0x7ff8_0000_0000_0000u64.to_le_bytes());
+    canonical.extend_from_slice(&0x7ff8_0000_0000_0000u64.to_le_bytes());
+    for strategy in Strategy::ALL {
+        assert_eq!(bits(strategy, Nans::Canonical), canonical, "{strategy}");
+    }
+    assert_eq!(bits(Strategy::Interpreter, Nans::Hardware), canonical);
+    let hardware = bits(Strategy::Jit, Nans::Hardware);
+    assert_eq!(hardware.len(), canonical.len());
+    // x86-64 gives its default NaN (sign bit set) for sqrt(-1) and keeps payloads.
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(&hardware[..4], &0xffc0_0000u32.to_le_bytes());
+    assert_ne!(hardware, canonical);
+}

@@ -1,5 +1,6 @@
 //! Benchmark of every example on its large generated inputs: the native build against the
-//! committed wasm module under our JIT, the `wasmtime` CLI and our interpreter, printed as a
+//! committed wasm module under our JIT (also with `hardware_nans`), the `wasmtime` CLI and our
+//! interpreter, printed as a
 //! Markdown table (and written as JSON to `$VERACRUZ_BENCH_JSON` when set).
 //!
 //! ```text
@@ -28,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use veracruz_engine::Strategy;
+use veracruz_engine::{Nans, Strategy};
 use veracruz_examples_test::gen::{self, Size};
 use veracruz_examples_test::harness::{read_tree, run_native, wasm_path, Spec, SPECS};
 use veracruz_examples_test::wasm::{policy_env, WasmRunner, TEMPLATE_TIME_LIMIT};
@@ -257,6 +258,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("veracruz-examples-bench"));
     let jit = WasmRunner::new(Strategy::Jit).expect("JIT engine");
+    let jit_hw = WasmRunner::with_nans(Strategy::Jit, Nans::Hardware).expect("JIT engine");
     let interp = WasmRunner::new(Strategy::Interpreter).expect("interpreter engine");
     let cli = match WasmtimeCli::find(base.join("cwasm")) {
         Ok(cli) => Some(cli),
@@ -270,10 +272,11 @@ fn main() {
     let mut rows = Vec::new();
 
     println!(
-        "| example | input | native | JIT | CLI (engine config) | CLI (default) | interpreter \
-         | JIT / native | JIT / CLI | CLI (default) / native | interpreter / native |"
+        "| example | input | native | JIT | JIT, hardware NaNs | CLI (engine config) \
+         | CLI (default) | interpreter | JIT / native | JIT, hardware NaNs / native | JIT / CLI \
+         | CLI (default) / native | interpreter / native |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for spec in SPECS
         .iter()
         .filter(|s| wanted.is_empty() || wanted.iter().any(|w| w == s.name))
@@ -313,12 +316,13 @@ fn main() {
                 times.push(elapsed);
             }
             outputs.push((
-                runner.strategy().to_string(),
+                runner.describe(),
                 read_tree(&root.join("output")).expect("outputs"),
             ));
             median(times)
         };
         let jit_time = timed(&jit, reps);
+        let jit_hw_time = timed(&jit_hw, reps);
         let interp_time = timed(&interp, interp_reps);
         // Per configuration: `None` if the CLI is missing, `Some(None)` if a run timed out.
         let mut cli_times: Vec<Option<Duration>> = Vec::new();
@@ -365,15 +369,17 @@ fn main() {
             };
         let timeout_s = cli_timeout.as_secs_f64();
         println!(
-            "| {} | {:.1} MB | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.1} |",
+            "| {} | {:.1} MB | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {:.1} |",
             spec.name,
             bytes as f64 / 1e6,
             secs(native_time),
             secs(jit_time),
+            secs(jit_hw_time),
             cli_cell(0, &secs, &|| format!("> {timeout_s:.0} s")),
             cli_cell(1, &secs, &|| format!("> {timeout_s:.0} s")),
             secs(interp_time),
             ratio(jit_time, native_time),
+            ratio(jit_hw_time, native_time),
             cli_cell(0, &|t| format!("{:.2}", ratio(jit_time, t)), &|| {
                 format!("< {:.3}", jit_time.as_secs_f64() / timeout_s)
             }),
@@ -389,6 +395,7 @@ fn main() {
             "input_bytes": bytes,
             "native_s": native_time.as_secs_f64(),
             "jit_s": jit_time.as_secs_f64(),
+            "jit_hardware_nans_s": jit_hw_time.as_secs_f64(),
             "cli_engine_config_s": cli_json(0),
             "cli_engine_config_timed_out": timed_out(0),
             "cli_default_s": cli_json(1),

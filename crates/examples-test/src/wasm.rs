@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use veracruz_engine::pipeline::{self, Programs};
-use veracruz_engine::{Engine, Invocation, Limits, Strategy};
+use veracruz_engine::{Engine, Invocation, Limits, Nans, Strategy};
 use veracruz_policy::{CapabilityMap, PolicyDocument};
 use veracruz_vfs::{Vfs, VfsConfig};
 use veracruz_wasi::WasiCtx;
@@ -56,18 +56,31 @@ fn read_wasm(program: &str) -> Result<Vec<u8>, String> {
 
 impl WasmRunner {
     pub fn new(strategy: Strategy) -> Result<WasmRunner, String> {
+        WasmRunner::with_nans(strategy, Nans::Canonical)
+    }
+
+    /// An engine with the given NaN semantics (`execution.hardware_nans` in a policy).
+    pub fn with_nans(strategy: Strategy, nans: Nans) -> Result<WasmRunner, String> {
         let limits = Limits {
             max_memory_bytes: 4 << 30,
             max_output_bytes: 4 << 30,
             deadline: Some(TEMPLATE_TIME_LIMIT),
             ..Limits::default()
         };
-        let engine = Engine::new(strategy, limits).map_err(|e| e.to_string())?;
+        let engine = Engine::with_nans(strategy, limits, nans).map_err(|e| e.to_string())?;
         Ok(WasmRunner { engine })
     }
 
     pub fn strategy(&self) -> Strategy {
         self.engine.strategy()
+    }
+
+    /// The engine, and its NaN semantics when they are not the default.
+    pub fn describe(&self) -> String {
+        match self.engine.nans() {
+            Nans::Canonical => self.strategy().to_string(),
+            Nans::Hardware => format!("{} (hardware NaNs)", self.strategy()),
+        }
     }
 
     /// Compiles the example's modules ahead of a timed run.

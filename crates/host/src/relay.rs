@@ -57,6 +57,8 @@ pub enum ServerError {
     },
     #[error("the runtime sent an unexpected message during {0}")]
     Unexpected(&'static str),
+    #[error("invalid server options: {0}")]
+    Options(String),
 }
 
 /// A started runtime process: the host's end of its channel and a way to learn how it ended.
@@ -79,6 +81,9 @@ pub struct ServerOptions {
     pub listen: Option<String>,
     /// Path of the runtime executable (for logs).
     pub runtime: PathBuf,
+    /// Bytes read from a client per frame sent to the runtime: 1 KiB to 1 MiB, normally
+    /// [`RELAY_CHUNK_BYTES`].
+    pub relay_chunk_bytes: usize,
 }
 
 /// An attested runtime with a listening socket; [`Server::serve`] relays until the end.
@@ -88,6 +93,7 @@ pub struct Server {
     pub platform: String,
     pub pid: u32,
     listener: TcpListener,
+    relay_chunk_bytes: usize,
     to_runtime: ToRuntime,
     from_runtime: tokio::net::unix::OwnedReadHalf,
     exit: tokio::sync::oneshot::Receiver<String>,
@@ -109,6 +115,13 @@ async fn next_message(
 
 /// Hands the runtime the policy, attests it, and binds the listening socket.
 pub async fn start(options: ServerOptions, spawned: Spawned) -> Result<Server, ServerError> {
+    if !(1024..=veracruz_protocol::MAX_CHUNK_BYTES).contains(&options.relay_chunk_bytes) {
+        return Err(ServerError::Options(format!(
+            "relay_chunk_bytes is {}; it must be 1024 to {}",
+            options.relay_chunk_bytes,
+            veracruz_protocol::MAX_CHUNK_BYTES
+        )));
+    }
     let policy = Policy::from_bytes(&options.policy_bytes)?;
     spawned
         .stream
@@ -202,6 +215,7 @@ pub async fn start(options: ServerOptions, spawned: Spawned) -> Result<Server, S
         platform: evidence.platform,
         pid: spawned.pid,
         listener,
+        relay_chunk_bytes: options.relay_chunk_bytes,
         to_runtime,
         from_runtime: reader,
         exit: spawned.exit,
@@ -254,6 +268,7 @@ impl Server {
         let sessions: Sessions = Arc::new(Mutex::new(HashMap::new()));
         let Server {
             listener,
+            relay_chunk_bytes,
             to_runtime,
             mut from_runtime,
             exit,
@@ -281,6 +296,7 @@ impl Server {
                 relay_client(
                     next_id,
                     tcp,
+                    relay_chunk_bytes,
                     accept_tx.clone(),
                     accept_sessions.clone(),
                     accept_alive.clone(),
@@ -343,6 +359,7 @@ impl Server {
 fn relay_client(
     id: u64,
     tcp: TcpStream,
+    chunk_bytes: usize,
     to_runtime: ToRuntime,
     sessions: Sessions,
     alive: mpsc::Sender<()>,
@@ -376,7 +393,7 @@ fn relay_client(
             return;
         }
         // One buffer for the session's whole life: room for a frame header, then the data.
-        let mut buf = vec![0u8; DATA_HEADER_MAX_BYTES + RELAY_CHUNK_BYTES];
+        let mut buf = vec![0u8; DATA_HEADER_MAX_BYTES + chunk_bytes];
         loop {
             let n = tokio::select! {
                 read = tcp_read.read(&mut buf[DATA_HEADER_MAX_BYTES..]) => match read {

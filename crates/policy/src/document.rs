@@ -116,6 +116,12 @@ pub struct ExecutionSpec {
     /// Whether programs may read clocks (off by default: runs are deterministic).
     #[serde(default)]
     pub enable_clock: bool,
+    /// Whether the JIT may leave the bits of NaN results as the CPU produces them. Off by
+    /// default: NaNs are made canonical, so every engine and CPU gives the same bits, at a
+    /// cost on float-heavy programs (docs/PERFORMANCE.md). The interpreter is canonical
+    /// either way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hardware_nans: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

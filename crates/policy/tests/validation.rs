@@ -390,3 +390,19 @@ fn trailing_garbage_and_oversized_files_are_refused() {
         Err(PolicyError::TooLarge { .. })
     ));
 }
+
+/// `hardware_nans` is off unless the policy says so, is read when it does, and a policy
+/// written without it stays without it (so existing policies keep their bytes and hash).
+#[test]
+fn hardware_nans_is_opt_in() {
+    let p = parse(&base()).unwrap();
+    assert!(!p.document().execution.hardware_nans);
+    let written = serde_json::to_value(p.document()).unwrap();
+    assert!(written["execution"].get("hardware_nans").is_none());
+
+    let mut v = base();
+    v["execution"]["hardware_nans"] = serde_json::json!(true);
+    assert!(parse(&v).unwrap().document().execution.hardware_nans);
+    v["execution"]["hardware_nans"] = serde_json::json!("yes");
+    assert!(parse(&v).is_err());
+}

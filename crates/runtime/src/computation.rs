@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use veracruz_engine::{Engine, EngineError, Limits};
+use veracruz_engine::{Engine, EngineError, Limits, Nans};
 use veracruz_policy::{CapPath, CapabilityMap, Policy, Rights};
 use veracruz_protocol::v1::{self, Code};
 use veracruz_vfs::{FileType, Fs, Vfs, VfsConfig, VfsError, WriteMode, WriteSession, ROOT_INO};
@@ -84,7 +84,12 @@ impl Computation {
             veracruz_policy::Strategy::Jit => veracruz_engine::Strategy::Jit,
             veracruz_policy::Strategy::Interpreter => veracruz_engine::Strategy::Interpreter,
         };
-        let engine = Engine::new(strategy, limits)?;
+        let nans = if exec.hardware_nans {
+            Nans::Hardware
+        } else {
+            Nans::Canonical
+        };
+        let engine = Engine::with_nans(strategy, limits, nans)?;
         let vfs = Vfs::new(VfsConfig {
             max_total_bytes: vfs_quota(),
             ..VfsConfig::default()

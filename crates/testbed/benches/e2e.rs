@@ -12,7 +12,9 @@
 //!
 //! Environment: `VERACRUZ_RUNTIME` (path of the runtime binary; default: `veracruz-runtime` in
 //! the target directory of this executable), `VERACRUZ_BENCH_BIG_MIB` (size of the large file,
-//! default 1024), `VERACRUZ_VFS_QUOTA_BYTES` (default here: large file + 1 GiB).
+//! default 1024), `VERACRUZ_VFS_QUOTA_BYTES` (default here: large file + 1 GiB), and for
+//! choosing buffer sizes `VERACRUZ_BENCH_CHUNK_KIB` (the client's chunk, default 256) and
+//! `VERACRUZ_BENCH_RELAY_KIB` (the relay's read size, default 64).
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -123,7 +125,26 @@ fn setup() -> Setup {
         }],
     );
     s.execution.max_memory_mib = 2048;
+    s.relay_chunk_bytes =
+        env_kib("VERACRUZ_BENCH_RELAY_KIB").unwrap_or(veracruz_host::relay::RELAY_CHUNK_BYTES);
     s
+}
+
+fn env_kib(name: &str) -> Option<usize> {
+    std::env::var(name).ok().map(|v| {
+        v.parse::<usize>()
+            .unwrap_or_else(|_| panic!("{name}=`{v}` is not a number of KiB"))
+            * 1024
+    })
+}
+
+/// The client options of every transfer: the chunk size can be set for measuring.
+fn transfer_options() -> ClientOptions {
+    let mut o = ClientOptions::default();
+    if let Some(chunk) = env_kib("VERACRUZ_BENCH_CHUNK_KIB") {
+        o.chunk_bytes = chunk;
+    }
+    o
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -154,7 +175,9 @@ fn memory_of(pid: u32) -> Option<(u64, u64)> {
 }
 
 fn write_file(d: &Deployment, path: &str, len: u64) -> f64 {
-    let mut c = d.client("owner").expect("owner connects");
+    let mut c = d
+        .client_with("owner", &transfer_options())
+        .expect("owner connects");
     let t = Instant::now();
     c.write_file(path, Pattern::new(len), len, &mut |_, _| {})
         .unwrap_or_else(|e| panic!("writing {len} bytes to {path}: {e}"));
@@ -319,6 +342,9 @@ fn main() {
     let (hwm_before, _) = before.unwrap_or((0, 0));
     let report = serde_json::json!({
         "runtime": runtime.display().to_string(),
+        "chunk_bytes": transfer_options().chunk_bytes,
+        "relay_chunk_bytes": env_kib("VERACRUZ_BENCH_RELAY_KIB")
+            .unwrap_or(veracruz_host::relay::RELAY_CHUNK_BYTES),
         "attested_start_s": { "median": start_median, "runs": starts },
         "session_setup_ms": {
             "median": session_median * 1e3,

@@ -108,6 +108,8 @@ pub struct Setup {
     pub certificate_lifetime_secs: u64,
     /// Whether the policy lists the runtime's real measurement (false: a different one).
     pub accept_runtime_measurement: bool,
+    /// The server's relay read size (`veracruz_host::ServerOptions::relay_chunk_bytes`).
+    pub relay_chunk_bytes: usize,
 }
 
 impl Setup {
@@ -125,6 +127,7 @@ impl Setup {
                 max_output_bytes: 64 << 20,
                 max_open_files: 64,
                 enable_clock: false,
+                hardware_nans: false,
                 environment: BTreeMap::new(),
                 arguments: Vec::new(),
             },
@@ -132,6 +135,7 @@ impl Setup {
             isolation: Isolation::Linux,
             certificate_lifetime_secs: 3600,
             accept_runtime_measurement: true,
+            relay_chunk_bytes: veracruz_host::relay::RELAY_CHUNK_BYTES,
         }
     }
 }
@@ -313,6 +317,7 @@ impl Deployment {
                     attestation_url: None,
                     listen: None,
                     runtime: runtime.to_path_buf(),
+                    relay_chunk_bytes: setup.relay_chunk_bytes,
                 },
                 spawned,
             )
@@ -347,11 +352,15 @@ impl Deployment {
 
     /// Connects as `name` with this deployment's policy.
     pub fn client(&self, name: &str) -> Result<Client, ClientError> {
+        self.client_with(name, &ClientOptions::default())
+    }
+
+    pub fn client_with(&self, name: &str, options: &ClientOptions) -> Result<Client, ClientError> {
         Client::connect(
             &self.policy,
             &self.policy_bytes,
             self.identity(name),
-            &ClientOptions::default(),
+            options,
         )
     }
 

@@ -107,6 +107,10 @@ pub struct NewArgs {
     /// Let programs read clocks (runs are no longer deterministic).
     #[arg(long)]
     clock: bool,
+    /// Let the JIT leave NaN bits as the CPU produces them (`execution.hardware_nans`):
+    /// faster float-heavy programs; only the bits of NaN results can then differ.
+    #[arg(long)]
+    hardware_nans: bool,
     /// Environment variable for programs: K=V.
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
@@ -320,6 +324,7 @@ fn build_document(a: &NewArgs) -> Result<PolicyDocument> {
             max_output_bytes: a.max_output_bytes,
             max_open_files: a.max_open_files,
             enable_clock: a.clock,
+            hardware_nans: a.hardware_nans,
             environment,
             arguments: a.args.clone(),
         },

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use veracruz_engine::pipeline::{self, Programs};
-use veracruz_engine::{Engine, Invocation, Limits, Strategy};
+use veracruz_engine::{Engine, Invocation, Limits, Nans, Strategy};
 use veracruz_policy::{CapPath, CapabilityMap, Rights, Stream};
 use veracruz_vfs::Vfs;
 
@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// Let the program read the clocks (without it runs are deterministic).
     #[arg(long)]
     clock: bool,
+
+    /// Let the JIT leave NaN bits as the CPU produces them: faster float code, but NaN bits
+    /// may then differ between engines and CPUs (the interpreter is canonical either way).
+    #[arg(long)]
+    hardware_nans: bool,
 
     /// Stop the program after this much fuel (about one unit per WebAssembly instruction).
     #[arg(long, value_name = "N")]
@@ -195,7 +200,12 @@ fn execute(args: RunArgs) -> Result<ExitCode> {
         fuel: args.fuel,
         ..Limits::default()
     };
-    let engine = Engine::new(args.strategy, limits).context("setting up the engine")?;
+    let nans = if args.hardware_nans {
+        Nans::Hardware
+    } else {
+        Nans::Canonical
+    };
+    let engine = Engine::with_nans(args.strategy, limits, nans).context("setting up the engine")?;
     let invocation = Invocation {
         program_name: String::new(),
         args: args.args.clone(),

@@ -79,6 +79,7 @@ pub fn run(args: ServerArgs) -> Result<ExitCode> {
                 attestation_url: args.attestation_service,
                 listen: args.listen,
                 runtime: runtime.clone(),
+                relay_chunk_bytes: veracruz_host::relay::RELAY_CHUNK_BYTES,
             },
             spawned,
         )
