@@ -6,8 +6,8 @@
 
 --examples: the file VERACRUZ_BENCH_JSON names for scripts/bench-examples.sh; draws
 execution-ratios.svg (time relative to the native build, log scale, per example).
---e2e LABEL=PATH (repeatable): `scripts/bench-e2e.sh --json` output; draws throughput.svg
-(provisioning and retrieval MB/s, one bar per labelled run).
+--e2e LABEL=PATH[,PATH...] (repeatable): `scripts/bench-e2e.sh --json` output; draws
+throughput.svg (provisioning and retrieval MB/s, one bar per label, the median over its runs).
 
 Python's standard library only, so it runs wherever the benchmarks do.
 """
@@ -163,6 +163,18 @@ def throughput(runs, path):
         f.write(svg(width, height, body))
 
 
+def median_run(docs):
+    """One e2e report whose throughput figures are the medians over `docs` (several runs)."""
+    def med(values):
+        values = sorted(values)
+        n = len(values)
+        return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+    out = json.loads(json.dumps(docs[0]))
+    for key in ["provision_big", "provision_small", "retrieve_big"]:
+        out[key]["mb_per_s"] = med([d[key]["mb_per_s"] for d in docs])
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--examples", help="JSON written by the examples benchmark")
@@ -182,11 +194,14 @@ def main():
     if args.e2e:
         runs = []
         for spec in args.e2e:
-            label, sep, path = spec.partition("=")
+            label, sep, paths = spec.partition("=")
             if not sep:
-                p.error(f"--e2e wants LABEL=PATH, got {spec!r}")
-            with open(path) as f:
-                runs.append((label, json.load(f)))
+                p.error(f"--e2e wants LABEL=PATH[,PATH...], got {spec!r}")
+            docs = []
+            for path in paths.split(","):
+                with open(path) as f:
+                    docs.append(json.load(f))
+            runs.append((label, median_run(docs)))
         out = os.path.join(args.out, "throughput.svg")
         throughput(runs, out)
         print(out)
