@@ -53,6 +53,7 @@ def legend(x, y, labels):
 def execution_ratios(doc, path):
     series = [
         ("our JIT", "jit_s"),
+        ("our JIT, hardware_nans", "jit_hardware_nans_s"),
         ("wasmtime CLI, engine config", "cli_engine_config_s"),
         ("wasmtime CLI, defaults", "cli_default_s"),
         ("our interpreter", "interpreter_s"),

@@ -18,14 +18,17 @@
 //!   The deadline uses wasmtime's epoch interruption (a ticker thread, 5 ms ticks) and, in
 //!   wasmi, fuel slices of a million units with the clock checked between slices.
 //! - Same results from both engines: both make NaN results canonical (wasmtime's NaN
-//!   canonicalisation, wasmi's `deterministic` feature), the JIT has SIMD, relaxed SIMD,
+//!   canonicalisation, wasmi's `deterministic` feature) unless [`Nans::Hardware`] lets the
+//!   JIT keep the CPU's NaN bits; the JIT has SIMD, relaxed SIMD,
 //!   multi-memory and memory64 off as the interpreter does, and traps are mapped to one
 //!   [`TrapKind`]. The differential test runs every guest under both and compares.
 //! - Host safety: JIT runs get their own thread with a fixed stack (compiled code runs on the
-//!   host stack, so a run must not depend on its caller's); wasmi is built with its loop
-//!   dispatch, which never grows the host stack.
-//! - Each engine keeps up to 16 compiled (JIT) or validated (interpreter) programs, keyed by
-//!   the SHA-256 of their bytes, so running the same program again does not compile it again.
+//!   host stack, so a run must not depend on its caller's); wasmi's tail-call dispatch is
+//!   built so that its calls are jumps (see `Cargo.toml`) and never grows the host stack,
+//!   which `the_interpreter_runs_in_constant_host_stack` checks.
+//! - Each engine keeps up to 16 compiled (JIT) or translated (interpreter, which translates
+//!   every function up front so fuel counts only the program's work) programs, keyed by the
+//!   SHA-256 of their bytes, so running the same program again does not compile it again.
 
 mod cache;
 mod error;
