@@ -14,13 +14,17 @@ use veracruz_attestation::{RuntimeIdentity, RUNTIME_DNS_NAME};
 use veracruz_policy::{policy_hash, Policy};
 use veracruz_protocol::v1::{self, request, response};
 use veracruz_protocol::{
-    read_frame, write_frame_with, FrameError, DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_FRAME_BYTES,
+    read_frame_pooled, write_frame_with, FrameError, FramePool, DEFAULT_CHUNK_BYTES,
+    MAX_CHUNK_BYTES, MAX_FRAME_BYTES,
 };
 
 use crate::verify::{AttestationError, AttestedRuntimeVerifier, RuntimeRequirements};
 
 /// Largest identity file (certificate or key PEM) accepted.
 pub const MAX_IDENTITY_PEM_BYTES: usize = 64 * 1024;
+
+/// Idle frame and chunk buffers a client keeps for reuse.
+const CLIENT_FRAME_POOL_BYTES: usize = 4 << 20;
 
 /// Progress of a transfer: `(bytes done, bytes in total)`.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
@@ -193,6 +197,8 @@ pub struct Client {
     server: SocketAddr,
     /// Encoding buffer kept between requests.
     scratch: Vec<u8>,
+    /// Buffers for response frames and outgoing chunks, reused.
+    frames: FramePool,
     chunk_bytes: usize,
     broken: bool,
     closed: bool,
@@ -358,6 +364,7 @@ impl Client {
             principal,
             server,
             scratch: Vec::new(),
+            frames: FramePool::new(CLIENT_FRAME_POOL_BYTES),
             chunk_bytes: options.chunk_bytes,
             broken: false,
             closed: false,
@@ -398,7 +405,7 @@ impl Client {
     }
 
     fn recv(&mut self) -> Result<v1::Response, ClientError> {
-        match read_frame(&mut self.stream, MAX_FRAME_BYTES, "response") {
+        match read_frame_pooled(&mut self.stream, MAX_FRAME_BYTES, "response", &self.frames) {
             Ok(Some(r)) => Ok(r),
             Ok(None) => {
                 self.broken = true;
@@ -475,8 +482,10 @@ impl Client {
         progress(0, size);
         loop {
             let n = (size - done).min(chunk_len as u64) as usize;
-            // A buffer per chunk, handed to the request as it is (no copy into the message).
-            let mut chunk = vec![0u8; n];
+            // Read into a pooled buffer that the request carries as it is (no copy into the
+            // message) and that comes back once the request is encoded.
+            let mut chunk = self.frames.buffer();
+            chunk.resize(n, 0);
             if let Err(source) = reader.read_exact(&mut chunk) {
                 return Err(self.abandon(ClientError::Input {
                     path: path.to_string(),
@@ -500,7 +509,7 @@ impl Client {
                 }));
             }
             let sent = self.send(request::Kind::Chunk(v1::Chunk {
-                data: chunk.into(),
+                data: self.frames.share(chunk),
                 last,
             }));
             if let Err(e) = sent {
@@ -531,7 +540,12 @@ impl Client {
             .stream
             .sock
             .set_read_timeout(Some(Duration::from_secs(2)));
-        match read_frame::<_, v1::Response>(&mut self.stream, MAX_FRAME_BYTES, "response") {
+        match read_frame_pooled::<_, v1::Response>(
+            &mut self.stream,
+            MAX_FRAME_BYTES,
+            "response",
+            &self.frames,
+        ) {
             Ok(Some(r)) if !r.is_ok() => Some(ClientError::Refused {
                 code: r.status(),
                 reason: r.reason,

@@ -4,7 +4,7 @@
 
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use veracruz_protocol::FrameError;
+use veracruz_protocol::{FrameError, FramePool};
 
 pub async fn write_frame<W: AsyncWrite + Unpin, M: Message>(
     w: &mut W,
@@ -16,11 +16,13 @@ pub async fn write_frame<W: AsyncWrite + Unpin, M: Message>(
     Ok(())
 }
 
-/// Reads one frame; `Ok(None)` on a clean end of stream between frames.
+/// Reads one frame into a buffer from `pool` (which it rejoins when the message and its
+/// `Bytes` are dropped); `Ok(None)` on a clean end of stream between frames.
 pub async fn read_frame<R: AsyncRead + Unpin, M: Message + Default>(
     r: &mut R,
     max: usize,
     what: &'static str,
+    pool: &FramePool,
 ) -> Result<Option<M>, FrameError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
@@ -32,7 +34,8 @@ pub async fn read_frame<R: AsyncRead + Unpin, M: Message + Default>(
     if len > max {
         return Err(FrameError::TooLarge { size: len, max });
     }
-    let mut buf = vec![0u8; len];
+    let mut buf = pool.buffer();
+    buf.resize(len, 0);
     r.read_exact(&mut buf).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             FrameError::Truncated
@@ -40,5 +43,5 @@ pub async fn read_frame<R: AsyncRead + Unpin, M: Message + Default>(
             e.into()
         }
     })?;
-    veracruz_protocol::decode_frame(buf, what).map(Some)
+    veracruz_protocol::decode_shared(pool.share(buf), what).map(Some)
 }

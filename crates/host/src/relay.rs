@@ -3,8 +3,9 @@
 //! The relay copies nothing in user space. From a client: bytes are read from its TCP
 //! connection into the session's buffer just behind room for a frame header, the header is
 //! written in front of them, and the frame goes to the runtime from that buffer. To a client:
-//! a frame is read from the runtime into a buffer of its own, and the session data written
-//! to the client is a slice of it. The only per-chunk allocation is that frame buffer.
+//! a frame is read from the runtime into a pooled buffer, and the session data written to the
+//! client is a slice of it; the buffer returns to the pool once written, so once the pool is
+//! warm nothing is allocated per chunk.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,7 +22,8 @@ use veracruz_protocol::v1::{
     RuntimeToHost, SessionClose, SessionOpen,
 };
 use veracruz_protocol::{
-    Bytes, DataDirection, DataFrameHeader, FrameError, DATA_HEADER_MAX_BYTES, MAX_FRAME_BYTES,
+    Bytes, DataDirection, DataFrameHeader, FrameError, FramePool, DATA_HEADER_MAX_BYTES,
+    MAX_FRAME_BYTES,
 };
 
 use crate::framing::{read_frame, write_frame};
@@ -29,6 +31,8 @@ use crate::framing::{read_frame, write_frame};
 /// Bytes read from a client connection per frame sent to the runtime (chosen by measurement:
 /// docs/PERFORMANCE.md).
 pub const RELAY_CHUNK_BYTES: usize = 64 * 1024;
+/// Idle runtime-frame buffers kept for reuse.
+const RUNTIME_FRAME_POOL_BYTES: usize = 8 << 20;
 /// Largest frame the runtime may send the host.
 const MAX_RUNTIME_FRAME: usize = MAX_FRAME_BYTES + 1024;
 /// Largest frame the host sends the runtime (a policy can be 4 MiB).
@@ -104,8 +108,13 @@ async fn next_message(
     reader: &mut tokio::net::unix::OwnedReadHalf,
     during: &'static str,
 ) -> Result<runtime_to_host::Kind, ServerError> {
-    let msg: Option<RuntimeToHost> =
-        read_frame(reader, MAX_RUNTIME_FRAME, "runtime message").await?;
+    let msg: Option<RuntimeToHost> = read_frame(
+        reader,
+        MAX_RUNTIME_FRAME,
+        "runtime message",
+        &FramePool::new(0),
+    )
+    .await?;
     match msg.and_then(|m| m.kind) {
         None => Err(ServerError::RuntimeExited(format!(" during {during}"))),
         Some(runtime_to_host::Kind::Error(reason)) => Err(ServerError::RuntimeRefused(reason)),
@@ -304,12 +313,21 @@ impl Server {
             }
         });
 
+        // Frames from the runtime are read into pooled buffers; a session's data is written to
+        // its client straight from one, which then comes back here.
+        let frames = FramePool::new(RUNTIME_FRAME_POOL_BYTES);
         let result = loop {
-            let msg: Option<RuntimeToHost> =
-                match read_frame(&mut from_runtime, MAX_RUNTIME_FRAME, "runtime message").await {
-                    Ok(m) => m,
-                    Err(e) => break Err(ServerError::Channel(e)),
-                };
+            let msg: Option<RuntimeToHost> = match read_frame(
+                &mut from_runtime,
+                MAX_RUNTIME_FRAME,
+                "runtime message",
+                &frames,
+            )
+            .await
+            {
+                Ok(m) => m,
+                Err(e) => break Err(ServerError::Channel(e)),
+            };
             let Some(kind) = msg.map(|m| m.kind) else {
                 let how = match tokio::time::timeout(std::time::Duration::from_secs(2), exit).await
                 {

@@ -13,6 +13,7 @@
 //! copied into an encoding buffer.
 
 use std::io::{self, IoSlice, Read, Write};
+use std::sync::{Arc, Mutex, Weak};
 
 pub use prost::bytes::Bytes;
 use prost::Message;
@@ -97,6 +98,17 @@ pub fn read_frame<R: Read, M: Message + Default>(
     max: usize,
     what: &'static str,
 ) -> Result<Option<M>, FrameError> {
+    read_frame_pooled(r, max, what, &FramePool::new(0))
+}
+
+/// [`read_frame`] into a buffer from `pool`, which the buffer rejoins when the message and
+/// every [`Bytes`] taken from it are dropped: once the pool is warm, no allocation.
+pub fn read_frame_pooled<R: Read, M: Message + Default>(
+    r: &mut R,
+    max: usize,
+    what: &'static str,
+    pool: &FramePool,
+) -> Result<Option<M>, FrameError> {
     let mut len = [0u8; 4];
     match read_exact_or_eof(r, &mut len)? {
         ReadState::Eof => return Ok(None),
@@ -107,13 +119,14 @@ pub fn read_frame<R: Read, M: Message + Default>(
     if len > max {
         return Err(FrameError::TooLarge { size: len, max });
     }
-    let mut buf = vec![0u8; len];
+    let mut buf = pool.buffer();
+    buf.resize(len, 0);
     match read_exact_or_eof(r, &mut buf)? {
         ReadState::Full => {}
         _ if len == 0 => {}
         _ => return Err(FrameError::Truncated),
     }
-    decode_frame(buf, what).map(Some)
+    decode_shared(pool.share(buf), what).map(Some)
 }
 
 /// Decodes a frame's body (without its length prefix), sharing `body` with the message's
@@ -122,7 +135,116 @@ pub fn decode_frame<M: Message + Default>(
     body: Vec<u8>,
     what: &'static str,
 ) -> Result<M, FrameError> {
-    M::decode(Bytes::from(body)).map_err(|source| FrameError::Decode { what, source })
+    decode_shared(Bytes::from(body), what)
+}
+
+/// Decodes a frame's body held in `body`, which the message's [`Bytes`] fields share.
+pub fn decode_shared<M: Message + Default>(
+    body: Bytes,
+    what: &'static str,
+) -> Result<M, FrameError> {
+    M::decode(body).map_err(|source| FrameError::Decode { what, source })
+}
+
+/// Largest buffer a [`FramePool`] keeps: a full chunk's frame.
+const POOLED_BUFFER_MAX: usize = MAX_FRAME_BYTES + 1024;
+
+/// Frame buffers kept for reuse on the bulk path. A buffer handed out by [`FramePool::share`]
+/// as [`Bytes`] comes back when the last `Bytes` sharing it is dropped, so a reader that keeps
+/// pace with its consumer allocates nothing once warm. Bounded: idle buffers together stay
+/// within the pool's byte budget, and none larger than a full chunk's frame is kept (a 4 MiB
+/// policy frame is not).
+#[derive(Clone, Debug)]
+pub struct FramePool {
+    shared: Arc<PoolShared>,
+}
+
+#[derive(Debug)]
+struct PoolShared {
+    idle: Mutex<Idle>,
+    max_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Idle {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
+
+impl FramePool {
+    /// A pool keeping at most `max_bytes` of idle buffers (0: a pool that keeps nothing).
+    pub fn new(max_bytes: usize) -> FramePool {
+        FramePool {
+            shared: Arc::new(PoolShared {
+                idle: Mutex::new(Idle::default()),
+                max_bytes,
+            }),
+        }
+    }
+
+    /// An empty buffer, with the capacity of an idle one when there is one.
+    pub fn buffer(&self) -> Vec<u8> {
+        let mut idle = self.shared.lock();
+        match idle.buffers.pop() {
+            Some(mut buf) => {
+                idle.bytes -= buf.capacity();
+                buf.clear();
+                buf
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// `buf` as [`Bytes`]; the buffer rejoins the pool when the last of them is dropped.
+    pub fn share(&self, buf: Vec<u8>) -> Bytes {
+        if self.shared.max_bytes == 0 {
+            return Bytes::from(buf);
+        }
+        Bytes::from_owner(Pooled {
+            buf,
+            pool: Arc::downgrade(&self.shared),
+        })
+    }
+
+    /// Idle buffers held now.
+    pub fn idle_buffers(&self) -> usize {
+        self.shared.lock().buffers.len()
+    }
+}
+
+impl PoolShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A pooled buffer lent out as [`Bytes`].
+struct Pooled {
+    buf: Vec<u8>,
+    pool: Weak<PoolShared>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        let size = self.buf.capacity();
+        if size == 0 || size > POOLED_BUFFER_MAX {
+            return;
+        }
+        let mut idle = pool.lock();
+        if idle.bytes + size <= pool.max_bytes {
+            idle.bytes += size;
+            idle.buffers.push(std::mem::take(&mut self.buf));
+        }
+    }
 }
 
 /// Which channel message a [`DataFrameHeader`] frames.
@@ -447,5 +569,65 @@ mod tests {
         let decoded: Chunk = decode_frame(body, "chunk").unwrap();
         assert_eq!(decoded, chunk);
         assert!(range.contains(&decoded.data.as_ptr()));
+    }
+
+    /// A pooled frame's buffer comes back when the decoded message is dropped, and the next
+    /// frame is read into it: no allocation once warm.
+    #[test]
+    fn pooled_frames_reuse_their_buffers() {
+        let pool = FramePool::new(4 << 20);
+        let chunk = Chunk {
+            data: vec![9u8; 64 * 1024].into(),
+            last: false,
+        };
+        let mut wire = Vec::new();
+        for _ in 0..3 {
+            write_frame(&mut wire, &chunk, MAX_FRAME_BYTES).unwrap();
+        }
+        let mut r = wire.as_slice();
+        let first: Chunk = read_frame_pooled(&mut r, MAX_FRAME_BYTES, "chunk", &pool)
+            .unwrap()
+            .unwrap();
+        assert_eq!(first, chunk);
+        let at = first.data.as_ptr();
+        assert_eq!(pool.idle_buffers(), 0, "lent out while the chunk lives");
+        drop(first);
+        assert_eq!(pool.idle_buffers(), 1, "back when it is dropped");
+        let second: Chunk = read_frame_pooled(&mut r, MAX_FRAME_BYTES, "chunk", &pool)
+            .unwrap()
+            .unwrap();
+        assert_eq!(second, chunk);
+        assert!(
+            second.data.as_ptr() >= at && second.data.as_ptr() < at.wrapping_add(70 * 1024),
+            "the second frame was read into the first one's buffer"
+        );
+        // A slice that outlives the message keeps the buffer out of the pool until it goes.
+        let kept = second.data.slice(10..20);
+        drop(second);
+        assert_eq!(pool.idle_buffers(), 0);
+        drop(kept);
+        assert_eq!(pool.idle_buffers(), 1);
+    }
+
+    #[test]
+    fn pools_keep_within_their_budget() {
+        let pool = FramePool::new(100 * 1024);
+        let shared: Vec<Bytes> = (0..4).map(|_| pool.share(vec![0u8; 40 * 1024])).collect();
+        drop(shared);
+        assert_eq!(
+            pool.idle_buffers(),
+            2,
+            "two 40 KiB buffers fit in 100 KiB, not three"
+        );
+        let big = pool.share(vec![0u8; 2 << 20]);
+        drop(big);
+        assert_eq!(
+            pool.idle_buffers(),
+            2,
+            "a buffer larger than a chunk frame is not kept"
+        );
+        let none = FramePool::new(0);
+        drop(none.share(vec![0u8; 1024]));
+        assert_eq!(none.idle_buffers(), 0);
     }
 }

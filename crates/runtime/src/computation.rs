@@ -261,17 +261,19 @@ impl Computation {
     }
 
     /// One chunk of a read; empty at the end.
+    /// Reads at most `len` bytes at `offset` into `out` (its contents replaced).
     pub fn read_chunk(
         &self,
         principal: &str,
         path: &str,
         offset: u64,
         len: usize,
-    ) -> Result<Vec<u8>, Refusal> {
+        out: &mut Vec<u8>,
+    ) -> Result<(), Refusal> {
         // Rights are checked again for every chunk, through the principal's own handle.
         self.vfs
             .handle(self.caps(principal))
-            .read_range(path, offset, len)
+            .read_range_into(path, offset, len, out)
             .map_err(vfs_refusal)
     }
 

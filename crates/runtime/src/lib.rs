@@ -31,7 +31,7 @@ use veracruz_policy::{Platform, Policy};
 use veracruz_protocol::v1::{
     host_to_runtime, runtime_to_host, Evidence, HostToRuntime, SessionClose,
 };
-use veracruz_protocol::{read_frame, FrameError};
+use veracruz_protocol::{read_frame, read_frame_pooled, FrameError, FramePool};
 
 use crate::computation::{Computation, ReceiptSigner};
 use crate::link::{HostLink, Inbound, SessionIo, MAX_HOST_FRAME_BYTES};
@@ -141,6 +141,9 @@ impl EvidenceSource for TeeEvidence {
     }
 }
 
+/// Idle host-frame buffers kept for reuse (`FramePool`): a few dozen relay frames.
+const HOST_FRAME_POOL_BYTES: usize = 8 << 20;
+
 /// Serves the host channel until the host closes it or the computation shuts down.
 /// `confine` runs once the policy has been read, before any key exists.
 pub fn serve(
@@ -174,9 +177,16 @@ pub fn serve(
     let mut config: Option<Arc<ServerConfig>> = None;
     let mut sessions: HashMap<u64, SyncSender<Inbound>> = HashMap::new();
 
+    // Session data arrives here one frame at a time and is consumed by the session threads;
+    // their buffers come back to this pool, so the bulk path does not allocate per frame.
+    let frames = FramePool::new(HOST_FRAME_POOL_BYTES);
     loop {
-        let Some(msg) =
-            read_frame::<_, HostToRuntime>(&mut reader, MAX_HOST_FRAME_BYTES, "host message")?
+        let Some(msg) = read_frame_pooled::<_, HostToRuntime>(
+            &mut reader,
+            MAX_HOST_FRAME_BYTES,
+            "host message",
+            &frames,
+        )?
         else {
             tracing::info!("the host closed the channel");
             return Ok(());

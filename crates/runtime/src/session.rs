@@ -9,7 +9,8 @@ use std::sync::Arc;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use veracruz_protocol::v1::{self, request, response, Code, ConsentKind, Request, Response};
 use veracruz_protocol::{
-    read_frame, write_frame_with, FrameError, DEFAULT_CHUNK_BYTES, MAX_FRAME_BYTES,
+    read_frame_pooled, write_frame_with, FrameError, FramePool, DEFAULT_CHUNK_BYTES,
+    MAX_FRAME_BYTES,
 };
 
 use crate::computation::Computation;
@@ -64,7 +65,7 @@ pub fn run(
     };
     tracing::info!(session = id, %principal, "session established");
     let shut_down = loop {
-        let request: Request = match read_frame(&mut tls, MAX_FRAME_BYTES, "request") {
+        let request: Request = match read_request(&mut tls) {
             Ok(Some(r)) => r,
             Ok(None) => break false,
             Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -105,6 +106,15 @@ thread_local! {
     /// The session's response encoding buffer (each session has a thread of its own), kept so
     /// that streaming a file does not allocate one per chunk.
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The session's request frames and the chunks it reads from files, reused the same way.
+    static FRAMES: FramePool = FramePool::new(SESSION_FRAME_POOL_BYTES);
+}
+
+/// Idle buffers a session keeps: a few chunk frames.
+const SESSION_FRAME_POOL_BYTES: usize = 4 << 20;
+
+fn read_request(tls: &mut Tls) -> Result<Option<Request>, FrameError> {
+    FRAMES.with(|pool| read_frame_pooled(tls, MAX_FRAME_BYTES, "request", pool))
 }
 
 fn send(tls: &mut Tls, response: &Response) -> Result<(), FrameError> {
@@ -229,7 +239,7 @@ fn write(
         &Response::ok(format!("send {} bytes for {}", begin.size, begin.path)),
     )?;
     loop {
-        let Some(req) = read_frame::<_, Request>(tls, MAX_FRAME_BYTES, "request")? else {
+        let Some(req) = read_request(tls)? else {
             // The client left mid-write: the staged bytes are dropped with `pending`.
             return Ok(Next::Close);
         };
@@ -274,8 +284,11 @@ fn read(tls: &mut Tls, principal: &str, path: &str, c: &Computation) -> Result<N
     )?;
     let mut offset = 0u64;
     loop {
-        let data = match c.read_chunk(principal, &canonical, offset, DEFAULT_CHUNK_BYTES) {
-            Ok(d) => d,
+        // A pooled buffer: it comes back once the response is encoded and dropped.
+        let mut buf = FRAMES.with(FramePool::buffer);
+        let data = match c.read_chunk(principal, &canonical, offset, DEFAULT_CHUNK_BYTES, &mut buf)
+        {
+            Ok(()) => FRAMES.with(|pool| pool.share(buf)),
             Err(r) => {
                 // The file changed under the read; end the stream with the reason.
                 send(tls, &Response::error(r.code, r.reason))?;
@@ -284,10 +297,7 @@ fn read(tls: &mut Tls, principal: &str, path: &str, c: &Computation) -> Result<N
         };
         offset += data.len() as u64;
         let last = data.is_empty() || offset >= size;
-        let chunk = v1::Chunk {
-            data: data.into(),
-            last,
-        };
+        let chunk = v1::Chunk { data, last };
         send(
             tls,
             &Response::ok("").with_body(response::Body::Chunk(chunk)),

@@ -209,18 +209,36 @@ impl Handle {
     /// Reads at most `len` bytes from `offset` of a file or stream: needs `r`. The result is
     /// shorter at the end of the file.
     pub fn read_range(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.read_range_into(path, offset, len, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Handle::read_range`] into `out` (its contents replaced), so a caller streaming a file
+    /// can reuse one buffer.
+    pub fn read_range_into(
+        &self,
+        path: &str,
+        offset: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let p = Self::parse(path)?;
         self.require(&p, Rights::READ, None)?;
         let fs = self.vfs.lock();
-        let slice = |data: &[u8]| -> Vec<u8> {
+        out.clear();
+        let mut slice = |data: &[u8]| {
             let start = usize::try_from(offset)
                 .unwrap_or(usize::MAX)
                 .min(data.len());
             let end = start.saturating_add(len).min(data.len());
-            data[start..end].to_vec()
+            out.extend_from_slice(&data[start..end]);
         };
         match &p {
-            CapPath::Stream(s) => Ok(slice(fs.stream(*s))),
+            CapPath::Stream(s) => {
+                slice(fs.stream(*s));
+                Ok(())
+            }
             CapPath::Tree(c) => {
                 let ino = Self::find_file(&fs, c)?;
                 fs.with_contents(ino, slice)
