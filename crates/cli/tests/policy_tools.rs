@@ -116,6 +116,16 @@ fn identities_policy_new_and_check_round_trip() {
     // The human-readable check names the hash and the table.
     let text = ok(dir, &["policy", "check", "policy.json"]);
     assert!(text.contains(&expected) && text.contains("/input/bob.csv"));
+
+    // `hardware_nans` is written only when asked for.
+    let written: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(written["execution"].get("hardware_nans").is_none());
+    let mut args = new_policy_args("fast.json");
+    args.push("--hardware-nans".into());
+    ok(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let fast: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("fast.json")).unwrap()).unwrap();
+    assert_eq!(fast["execution"]["hardware_nans"], true);
 }
 
 #[test]

@@ -932,3 +932,42 @@ mod raw {
             .ok_or_else(|| "closed".to_string())
     }
 }
+
+/// The policy's `execution.hardware_nans` reaches the engine: the same program prints the
+/// canonical NaN by default and the CPU's (x86-64: sign bit set) when the policy allows it.
+#[test]
+fn the_policy_decides_whether_nan_bits_are_canonical() {
+    let program = wat(r#"(module
+        (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (func (export "_start")
+          (i32.store (i32.const 100) (i32.reinterpret_f32 (f32.sqrt (f32.const -1))))
+          (i32.store (i32.const 0) (i32.const 100))
+          (i32.store (i32.const 4) (i32.const 4))
+          (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))"#);
+    let mut seen = Vec::new();
+    for hardware_nans in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut setup = Setup::new(
+            vec![PrincipalSetup::new(
+                "solo",
+                &[],
+                &[("/program/", "wx"), ("stdout", "r")],
+            )],
+            vec![ProgramSetup {
+                path: "/program/nan.wasm".into(),
+                wasm: program.clone(),
+                capabilities: vec![("stdout".to_string(), "w".to_string())],
+            }],
+        );
+        setup.execution.hardware_nans = hardware_nans;
+        let d = Deployment::start(&setup, RUNTIME.as_ref(), dir.path()).unwrap();
+        write(&d, "solo", "/program/nan.wasm", &program).unwrap();
+        let mut c = d.client("solo").unwrap();
+        assert_eq!(c.execute_program("/program/nan.wasm").unwrap().exit_code, 0);
+        seen.push(read(&d, "solo", "stdout").unwrap());
+    }
+    assert_eq!(seen[0], 0x7fc0_0000u32.to_le_bytes(), "canonical by default");
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(seen[1], 0xffc0_0000u32.to_le_bytes(), "the CPU's NaN when allowed");
+}
