@@ -967,7 +967,15 @@ fn the_policy_decides_whether_nan_bits_are_canonical() {
         assert_eq!(c.execute_program("/program/nan.wasm").unwrap().exit_code, 0);
         seen.push(read(&d, "solo", "stdout").unwrap());
     }
-    assert_eq!(seen[0], 0x7fc0_0000u32.to_le_bytes(), "canonical by default");
+    assert_eq!(
+        seen[0],
+        0x7fc0_0000u32.to_le_bytes(),
+        "canonical by default"
+    );
     #[cfg(target_arch = "x86_64")]
-    assert_eq!(seen[1], 0xffc0_0000u32.to_le_bytes(), "the CPU's NaN when allowed");
+    assert_eq!(
+        seen[1],
+        0xffc0_0000u32.to_le_bytes(),
+        "the CPU's NaN when allowed"
+    );
 }
