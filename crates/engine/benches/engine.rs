@@ -67,11 +67,25 @@ fn compute(c: &mut Criterion) {
     let args = [BYTES.to_string(), ROUNDS.to_string()];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let want = format!("{}\n", hex(&native(BYTES, ROUNDS)));
-    let engines: Vec<_> = Strategy::ALL
+    // Each engine without limits, and with the time limit a policy would set (the runtime
+    // always has one, or fuel): epoch checks in the JIT, fuel slices in the interpreter.
+    let limited = Limits {
+        deadline: Some(Duration::from_secs(600)),
+        ..Limits::default()
+    };
+    let engines: Vec<(String, Engine)> = Strategy::ALL
         .into_iter()
-        .map(|s| Engine::new(s, Limits::default()).unwrap())
+        .flat_map(|s| {
+            [
+                (s.to_string(), Engine::new(s, Limits::default()).unwrap()),
+                (
+                    format!("{s}+time-limit"),
+                    Engine::new(s, limited.clone()).unwrap(),
+                ),
+            ]
+        })
         .collect();
-    for e in &engines {
+    for (_, e) in &engines {
         // The guest computes exactly what the native code computes.
         assert_eq!(
             String::from_utf8(run(e, &wasm, &args)).unwrap(),
@@ -84,8 +98,8 @@ fn compute(c: &mut Criterion) {
     let mut group = c.benchmark_group("sha256-4MiB");
     group.throughput(Throughput::Bytes(u64::from(BYTES) * u64::from(ROUNDS)));
     group.bench_function("native", |b| b.iter(|| native(BYTES, ROUNDS)));
-    for e in &engines {
-        group.bench_function(BenchmarkId::new("wasm", e.strategy()), |b| {
+    for (name, e) in &engines {
+        group.bench_function(BenchmarkId::new("wasm", name), |b| {
             b.iter(|| run(e, &wasm, &args))
         });
     }
@@ -96,7 +110,7 @@ fn startup(c: &mut Criterion) {
     let wasm = guest("sha256.wasm");
     let mut group = c.benchmark_group("startup");
     for s in Strategy::ALL {
-        // Compile (JIT: Cranelift; interpreter: validation and lazy translation) plus run of a
+        // Compile (JIT: Cranelift; interpreter: validation and translation) plus run of a
         // C program that does no work: what the first run of a program costs.
         group.bench_function(BenchmarkId::new("cold", s), |b| {
             b.iter(|| {
