@@ -484,8 +484,7 @@ impl Client {
             let n = (size - done).min(chunk_len as u64) as usize;
             // Read into a pooled buffer that the request carries as it is (no copy into the
             // message) and that comes back once the request is encoded.
-            let mut chunk = self.frames.buffer();
-            chunk.resize(n, 0);
+            let mut chunk = self.frames.buffer(n);
             if let Err(source) = reader.read_exact(&mut chunk) {
                 return Err(self.abandon(ClientError::Input {
                     path: path.to_string(),

@@ -131,6 +131,18 @@ pub enum Nans {
     Hardware,
 }
 
+impl Nans {
+    /// [`Nans::Hardware`] when `hardware` (a policy's `execution.hardware_nans`), else
+    /// canonical.
+    pub fn hardware_if(hardware: bool) -> Nans {
+        if hardware {
+            Nans::Hardware
+        } else {
+            Nans::Canonical
+        }
+    }
+}
+
 /// What one run may consume. Every field is enforced by both engines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {

@@ -1,6 +1,6 @@
 //! Async framing for the host channel: the same 4-byte big-endian length prefix and bounds as
-//! `veracruz_protocol`, over tokio streams. A frame is read into a buffer of its own and
-//! decoded from it, so relayed session data shares that buffer (no copy on the way through).
+//! `veracruz_protocol`, over tokio streams. A frame is read into a pooled buffer and decoded
+//! from it, so relayed session data shares that buffer (no copy on the way through).
 
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -34,8 +34,7 @@ pub async fn read_frame<R: AsyncRead + Unpin, M: Message + Default>(
     if len > max {
         return Err(FrameError::TooLarge { size: len, max });
     }
-    let mut buf = pool.buffer();
-    buf.resize(len, 0);
+    let mut buf = pool.buffer(len);
     r.read_exact(&mut buf).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             FrameError::Truncated

@@ -23,7 +23,7 @@ use veracruz_protocol::v1::{
 };
 use veracruz_protocol::{
     Bytes, DataDirection, DataFrameHeader, FrameError, FramePool, DATA_HEADER_MAX_BYTES,
-    MAX_FRAME_BYTES,
+    MAX_CHANNEL_FRAME_BYTES,
 };
 
 use crate::framing::{read_frame, write_frame};
@@ -34,7 +34,7 @@ pub const RELAY_CHUNK_BYTES: usize = 64 * 1024;
 /// Idle runtime-frame buffers kept for reuse.
 const RUNTIME_FRAME_POOL_BYTES: usize = 8 << 20;
 /// Largest frame the runtime may send the host.
-const MAX_RUNTIME_FRAME: usize = MAX_FRAME_BYTES + 1024;
+const MAX_RUNTIME_FRAME: usize = MAX_CHANNEL_FRAME_BYTES;
 /// Largest frame the host sends the runtime (a policy can be 4 MiB).
 const MAX_HOST_FRAME: usize = veracruz_policy::validate::MAX_POLICY_BYTES + 64 * 1024;
 

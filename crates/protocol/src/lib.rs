@@ -6,8 +6,8 @@
 //! reader allocate at most one bounded buffer; files travel as many [`v1::Chunk`]s of at most
 //! [`MAX_CHUNK_BYTES`].
 //!
-//! The bulk path is built not to copy: a frame is read into one buffer of its own and decoded
-//! from it, and the `bytes` fields that carry data ([`v1::SessionData::data`],
+//! The bulk path is built not to copy: a frame is read into one buffer (from a
+//! [`FramePool`] on the bulk path) and decoded from it, and the `bytes` fields that carry data ([`v1::SessionData::data`],
 //! [`v1::Chunk::data`]) are generated as [`Bytes`] that share that buffer. Relayed session data
 //! is written with a [`DataFrameHeader`] in front of bytes already in place, so it is never
 //! copied into an encoding buffer.
@@ -27,6 +27,9 @@ pub mod v1 {
 pub const MAX_CHUNK_BYTES: usize = 1 << 20;
 /// Largest frame accepted: a full chunk plus room for the message around it.
 pub const MAX_FRAME_BYTES: usize = MAX_CHUNK_BYTES + 64 * 1024;
+/// Largest frame on the host channel that carries session data: a full frame plus the
+/// channel message around it.
+pub const MAX_CHANNEL_FRAME_BYTES: usize = MAX_FRAME_BYTES + 1024;
 /// Default chunk size senders use.
 pub const DEFAULT_CHUNK_BYTES: usize = 256 * 1024;
 
@@ -119,23 +122,13 @@ pub fn read_frame_pooled<R: Read, M: Message + Default>(
     if len > max {
         return Err(FrameError::TooLarge { size: len, max });
     }
-    let mut buf = pool.buffer();
-    buf.resize(len, 0);
+    let mut buf = pool.buffer(len);
     match read_exact_or_eof(r, &mut buf)? {
         ReadState::Full => {}
         _ if len == 0 => {}
         _ => return Err(FrameError::Truncated),
     }
     decode_shared(pool.share(buf), what).map(Some)
-}
-
-/// Decodes a frame's body (without its length prefix), sharing `body` with the message's
-/// [`Bytes`] fields.
-pub fn decode_frame<M: Message + Default>(
-    body: Vec<u8>,
-    what: &'static str,
-) -> Result<M, FrameError> {
-    decode_shared(Bytes::from(body), what)
 }
 
 /// Decodes a frame's body held in `body`, which the message's [`Bytes`] fields share.
@@ -147,7 +140,7 @@ pub fn decode_shared<M: Message + Default>(
 }
 
 /// Largest buffer a [`FramePool`] keeps: a full chunk's frame.
-const POOLED_BUFFER_MAX: usize = MAX_FRAME_BYTES + 1024;
+const POOLED_BUFFER_MAX: usize = MAX_CHANNEL_FRAME_BYTES;
 
 /// Frame buffers kept for reuse on the bulk path. A buffer handed out by [`FramePool::share`]
 /// as [`Bytes`] comes back when the last `Bytes` sharing it is dropped, so a reader that keeps
@@ -182,17 +175,21 @@ impl FramePool {
         }
     }
 
-    /// An empty buffer, with the capacity of an idle one when there is one.
-    pub fn buffer(&self) -> Vec<u8> {
-        let mut idle = self.shared.lock();
-        match idle.buffers.pop() {
-            Some(mut buf) => {
-                idle.bytes -= buf.capacity();
-                buf.clear();
-                buf
+    /// A buffer of `len` zero bytes, in an idle buffer's allocation when there is one.
+    pub fn buffer(&self, len: usize) -> Vec<u8> {
+        let mut buf = {
+            let mut idle = self.shared.lock();
+            match idle.buffers.pop() {
+                Some(buf) => {
+                    idle.bytes -= buf.capacity();
+                    buf
+                }
+                None => Vec::new(),
             }
-            None => Vec::new(),
-        }
+        };
+        buf.clear();
+        buf.resize(len, 0);
+        buf
     }
 
     /// `buf` as [`Bytes`]; the buffer rejoins the pool when the last of them is dropped.
@@ -566,7 +563,7 @@ mod tests {
         let frame = encode_frame(&chunk, MAX_FRAME_BYTES).unwrap();
         let body = frame[4..].to_vec();
         let range = body.as_ptr_range();
-        let decoded: Chunk = decode_frame(body, "chunk").unwrap();
+        let decoded: Chunk = decode_shared(Bytes::from(body), "chunk").unwrap();
         assert_eq!(decoded, chunk);
         assert!(range.contains(&decoded.data.as_ptr()));
     }

@@ -84,12 +84,7 @@ impl Computation {
             veracruz_policy::Strategy::Jit => veracruz_engine::Strategy::Jit,
             veracruz_policy::Strategy::Interpreter => veracruz_engine::Strategy::Interpreter,
         };
-        let nans = if exec.hardware_nans {
-            Nans::Hardware
-        } else {
-            Nans::Canonical
-        };
-        let engine = Engine::with_nans(strategy, limits, nans)?;
+        let engine = Engine::with_nans(strategy, limits, Nans::hardware_if(exec.hardware_nans))?;
         let vfs = Vfs::new(VfsConfig {
             max_total_bytes: vfs_quota(),
             ..VfsConfig::default()
@@ -260,8 +255,8 @@ impl Computation {
         Ok((canonical, meta.size))
     }
 
-    /// One chunk of a read; empty at the end.
-    /// Reads at most `len` bytes at `offset` into `out` (its contents replaced).
+    /// One chunk of a read: at most `len` bytes at `offset`, into `out` (its contents
+    /// replaced); empty at the end.
     pub fn read_chunk(
         &self,
         principal: &str,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use veracruz_protocol::v1::{runtime_to_host, RuntimeToHost, SessionClose};
 use veracruz_protocol::{
     write_data_frame, write_frame, Bytes, DataDirection, DataFrameHeader, FrameError,
-    MAX_CHUNK_BYTES, MAX_DATA_SLICES, MAX_FRAME_BYTES,
+    MAX_CHANNEL_FRAME_BYTES, MAX_CHUNK_BYTES, MAX_DATA_SLICES,
 };
 
 /// Largest frame the host may send: a whole policy (at most 4 MiB) plus framing.
@@ -37,7 +37,7 @@ impl HostLink {
     pub fn send(&self, kind: runtime_to_host::Kind) -> Result<(), FrameError> {
         let msg = RuntimeToHost { kind: Some(kind) };
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        write_frame(&mut *w, &msg, MAX_FRAME_BYTES + 1024)
+        write_frame(&mut *w, &msg, MAX_CHANNEL_FRAME_BYTES)
     }
 
     /// Sends `data` (the slices together) to the host as one `SessionData` frame, written
@@ -48,7 +48,7 @@ impl HostLink {
             DataDirection::RuntimeToHost,
             session,
             len,
-            MAX_FRAME_BYTES + 1024,
+            MAX_CHANNEL_FRAME_BYTES,
         )
         .map_err(io::Error::other)?;
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());

@@ -285,7 +285,7 @@ fn read(tls: &mut Tls, principal: &str, path: &str, c: &Computation) -> Result<N
     let mut offset = 0u64;
     loop {
         // A pooled buffer: it comes back once the response is encoded and dropped.
-        let mut buf = FRAMES.with(FramePool::buffer);
+        let mut buf = FRAMES.with(|pool| pool.buffer(0));
         let data = match c.read_chunk(principal, &canonical, offset, DEFAULT_CHUNK_BYTES, &mut buf)
         {
             Ok(()) => FRAMES.with(|pool| pool.share(buf)),

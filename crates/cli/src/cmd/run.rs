@@ -200,12 +200,8 @@ fn execute(args: RunArgs) -> Result<ExitCode> {
         fuel: args.fuel,
         ..Limits::default()
     };
-    let nans = if args.hardware_nans {
-        Nans::Hardware
-    } else {
-        Nans::Canonical
-    };
-    let engine = Engine::with_nans(args.strategy, limits, nans).context("setting up the engine")?;
+    let engine = Engine::with_nans(args.strategy, limits, Nans::hardware_if(args.hardware_nans))
+        .context("setting up the engine")?;
     let invocation = Invocation {
         program_name: String::new(),
         args: args.args.clone(),
