@@ -34,8 +34,21 @@ use veracruz_examples_test::gen::{self, Size};
 use veracruz_examples_test::harness::{read_tree, run_native, wasm_path, Spec, SPECS};
 use veracruz_examples_test::wasm::{policy_env, WasmRunner, TEMPLATE_TIME_LIMIT};
 
-/// The wasmtime version `veracruz-engine` links (Cargo.lock); the CLI must be the same.
-const WASMTIME_VERSION: &str = "48.0.8";
+/// The wasmtime version `veracruz-engine` links, read from the workspace's Cargo.lock (as
+/// scripts/bench-examples.sh does): the CLI must be the same.
+fn linked_wasmtime_version() -> Result<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    let lock = fs::read_to_string(&path).map_err(|e| format!("{}: {}", path.display(), e))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasmtime\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = ")) {
+                return Ok(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    Err(format!("{} names no wasmtime package", path.display()))
+}
 
 fn native_exe(program: &str) -> &'static str {
     veracruz_examples_test::native_exe!(program)
@@ -140,15 +153,16 @@ impl WasmtimeCli {
             )
         })?;
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if !version.starts_with(&format!("wasmtime {} ", WASMTIME_VERSION))
-            && version != format!("wasmtime {}", WASMTIME_VERSION)
+        let linked = linked_wasmtime_version()?;
+        if !version.starts_with(&format!("wasmtime {} ", linked))
+            && version != format!("wasmtime {}", linked)
         {
             return Err(format!(
                 "{} reports `{}`, but the engine links wasmtime {}; the comparison needs the \
                  same version",
                 exe.display(),
                 version,
-                WASMTIME_VERSION
+                linked
             ));
         }
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {}", dir.display(), e))?;

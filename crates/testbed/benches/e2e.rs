@@ -125,9 +125,13 @@ fn setup() -> Setup {
         }],
     );
     s.execution.max_memory_mib = 2048;
-    s.relay_chunk_bytes =
-        env_kib("VERACRUZ_BENCH_RELAY_KIB").unwrap_or(veracruz_host::relay::RELAY_CHUNK_BYTES);
+    s.relay_chunk_bytes = relay_chunk_bytes();
     s
+}
+
+/// The relay's read size: the default, or `VERACRUZ_BENCH_RELAY_KIB` when measuring.
+fn relay_chunk_bytes() -> usize {
+    env_kib("VERACRUZ_BENCH_RELAY_KIB").unwrap_or(veracruz_host::relay::RELAY_CHUNK_BYTES)
 }
 
 fn env_kib(name: &str) -> Option<usize> {
@@ -343,8 +347,7 @@ fn main() {
     let report = serde_json::json!({
         "runtime": runtime.display().to_string(),
         "chunk_bytes": transfer_options().chunk_bytes,
-        "relay_chunk_bytes": env_kib("VERACRUZ_BENCH_RELAY_KIB")
-            .unwrap_or(veracruz_host::relay::RELAY_CHUNK_BYTES),
+        "relay_chunk_bytes": relay_chunk_bytes(),
         "attested_start_s": { "median": start_median, "runs": starts },
         "session_setup_ms": {
             "median": session_median * 1e3,
